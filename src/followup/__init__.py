@@ -1,0 +1,1 @@
+"""followup: draft your follow-ups after every meeting."""
