@@ -102,6 +102,18 @@ class BlockTarget(Target[BlockPayload], Protocol):
     pass
 
 
+@dataclass(frozen=True)
+class CredentialInfo:
+    """What `followup status` and `doctor` show about an account's credentials."""
+
+    state: str  # "ok" | "missing" | "needs_reconnect" | "expiring" | "none" (local accounts)
+    message: str = ""  # what to do, for humans
+    path: str | None = None  # where the token is stored
+    expires_at: datetime | None = None  # access token expiry
+    refresh_expires_at: datetime | None = None  # e.g. Google "Testing" apps: 7 days
+    scopes: tuple[str, ...] = ()
+
+
 @dataclass
 class Account:
     """One connected account: what the engine needs from a provider, nothing more."""
