@@ -45,5 +45,5 @@ def credential_info(
 
 
 def token_path(config: Config, account_name: str, suffix: str = ".json") -> Path:
-    """Where an account's token lives: <state dir>/tokens/<account><suffix> (dir 0700, file 0600)."""
+    """An account's token file: <state dir>/tokens/<account><suffix>; dir 0700, file 0600."""
     return config.state_path() / "tokens" / f"{account_name}{suffix}"
