@@ -1,0 +1,183 @@
+"""The `followup` command. Thin: parses arguments, loads the config, calls the package.
+
+Exit codes: 0 ok; 1 something failed (details printed); 2 bad usage or config (every
+problem listed, no traceback); 3 another instance is running; 75 temporary failure
+(every account needs reconnecting or is unreachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from followup import __version__
+from followup.config import Config, ConfigError, default_config_path, load_config
+from followup.log import configure_logging
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="followup",
+        description="Drafts your follow-ups after every meeting. It never sends anything.",
+    )
+    p.add_argument("--version", action="version", version=f"followup {__version__}")
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="config file (default: $FOLLOWUP_CONFIG, else the XDG config dir's followup.toml)",
+    )
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--log-format", default="auto", choices=["auto", "json", "console"],
+        help="log format on stderr (auto: readable on a terminal, JSON otherwise)",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon (or one cycle with --once)")
+    run.add_argument("--once", action="store_true", help="run one cycle and exit")
+    run.add_argument("--dry-run", action="store_true", help="plan and print, write nothing")
+
+    sub.add_parser("plan", help="show what the next cycle would do, with skip reasons")
+
+    status = sub.add_parser("status", help="accounts, tokens, last sync, pending touches")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    undo = sub.add_parser("undo", help="remove everything followup created, by key")
+    undo.add_argument("--account", help="only this account")
+    undo.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    sub.add_parser("doctor", help="check config, permissions, tokens, clock and ledger")
+
+    demo = sub.add_parser("demo", help="build a demo workspace on local files and run a cycle")
+    demo.add_argument(
+        "--workdir", type=Path, default=Path("followup-demo"),
+        help="where to build it (default: ./followup-demo; re-created if it is a demo)",
+    )
+    demo.add_argument("--timezone", help="the demo user's time zone (default: this machine's)")
+
+    connect = sub.add_parser("connect", help="connect an account once (OAuth)")
+    csub = connect.add_subparsers(dest="provider", required=True, metavar="PROVIDER")
+    g = csub.add_parser("google", help="Google Workspace / Gmail")
+    g.add_argument("--account", help="account name in the config (default: the only one)")
+    g.add_argument("--client-secrets", type=Path, help="your Desktop OAuth client JSON")
+    g.add_argument("--no-browser", action="store_true", help="print the URL, open nothing")
+    g.add_argument("--import-token", type=Path, help="adopt an authorized-user token JSON")
+    m = csub.add_parser("microsoft", help="Microsoft 365 / Outlook")
+    m.add_argument("--account", help="account name in the config (default: the only one)")
+    m.add_argument("--tenant", help="tenant id or domain (default: from config, else common)")
+    m.add_argument("--client-id", help="application (client) id of your app registration")
+    m.add_argument("--browser", action="store_true", help="interactive sign-in, not device code")
+    return p
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return args.config if args.config else default_config_path()
+
+
+def _load(args: argparse.Namespace, err: TextIO) -> Config | None:
+    try:
+        return load_config(_config_path(args))
+    except ConfigError as e:
+        print_config_error(e, err)
+        return None
+
+
+def print_config_error(e: ConfigError, err: TextIO) -> None:
+    print(f"followup: the config {e.source} cannot be used:", file=err)
+    for problem in e.problems:
+        print(f"  - {problem}", file=err)
+
+
+def _pick_account(config: Config, kind: str, name: str | None, err: TextIO) -> object | None:
+    candidates = [a for a in config.accounts if a.kind == kind and (name is None or a.name == name)]
+    if len(candidates) == 1:
+        return candidates[0]
+    which = f"named {name!r} " if name else ""
+    if not candidates:
+        print(f"followup: no {kind} account {which}in the config; add one:", file=err)
+        print(f'  [[accounts]]\n  kind = "{kind}"\n  name = "work"', file=err)
+    else:
+        print(f"followup: several {kind} accounts; choose one with --account", file=err)
+    return None
+
+
+def _connect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from followup.config import GoogleAccount, MicrosoftAccount
+
+    config = _load(args, err)
+    if config is None:
+        return EXIT_USAGE
+    account = _pick_account(config, args.provider, args.account, err)
+    if account is None:
+        return EXIT_USAGE
+    if isinstance(account, GoogleAccount):
+        from followup.providers.google import connect_google
+
+        return connect_google(
+            account, config, client_secrets=args.client_secrets, no_browser=args.no_browser,
+            import_token=args.import_token, out=out,
+        )
+    assert isinstance(account, MicrosoftAccount)
+    from followup.providers.microsoft import connect_microsoft
+
+    return connect_microsoft(
+        account, config, tenant=args.tenant, client_id=args.client_id, browser=args.browser,
+        out=out,
+    )
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = sys.stderr
+    args = _parser().parse_args(argv)
+    fmt = {"auto": None, "json": True, "console": False}[args.log_format]
+    configure_logging(json=fmt, level=args.log_level)
+    try:
+        return _dispatch(args, out, err)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    cmd = args.command
+    if cmd == "demo":
+        from followup.demo.run import run_demo
+
+        return run_demo(args.workdir, out=out, timezone=args.timezone)
+    if cmd == "run":
+        from followup.service.daemon import run_daemon
+
+        return run_daemon(_config_path(args), once=args.once, dry_run=args.dry_run, out=out)
+    if cmd == "status":
+        from followup.service.status import show_status
+
+        return show_status(_config_path(args), as_json=args.json, out=out)
+    if cmd == "doctor":
+        from followup.service.doctor import run_doctor
+
+        return run_doctor(_config_path(args), out=out)
+    if cmd == "connect":
+        return _connect(args, out, err)
+    config = _load(args, err)
+    if config is None:
+        return EXIT_USAGE
+    if cmd == "plan":
+        from followup.commands import plan_command
+
+        return plan_command(config, out=out)
+    if cmd == "undo":
+        from followup.commands import undo_command
+
+        return undo_command(config, account=args.account, yes=args.yes, out=out)
+    raise AssertionError(f"unhandled command {cmd}")  # argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
