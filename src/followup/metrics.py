@@ -36,6 +36,16 @@ PENDING = Gauge(
     "followup_pending_touches", "Writes waiting to be applied, per account.", ["account"],
     registry=REGISTRY,
 )
+ACCOUNT_HEALTHY = Gauge(
+    "followup_account_healthy",
+    "1 when the account's last cycle completed (or none has finished yet), 0 when it is "
+    "failing or needs reconnecting.",
+    ["account"], registry=REGISTRY,
+)
+NEXT_WAKE = Gauge(
+    "followup_next_wake_timestamp_seconds", "Unix time the daemon will next run a cycle.",
+    registry=REGISTRY,
+)
 
 
 def record_request(provider: str, endpoint: str, status: int | str) -> None:
