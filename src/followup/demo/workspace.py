@@ -54,6 +54,8 @@ ________________________________________________________________________________
 
 @dataclass(frozen=True)
 class Person:
+    """Someone on a demo invitation."""
+
     name: str | None
     email: str
     partstat: str = "ACCEPTED"
@@ -63,7 +65,7 @@ class Person:
 ADA = Person(USER_NAME, USER_EMAIL)
 
 
-def _event(
+def make_event(
     uid: str,
     title: str,
     start: datetime,
@@ -120,7 +122,7 @@ def _meetings(now: datetime) -> dict[str, Calendar]:
     yesterday = today - timedelta(days=1)
     coffee_end = (now - timedelta(hours=1)).replace(second=0, microsecond=0)
     cals: dict[str, Calendar] = {}
-    cals["coffee-jane"] = _event(
+    cals["coffee-jane"] = make_event(
         "demo-coffee-jane@analytical-engines.example",
         "Coffee with Jane Doe",
         coffee_end - timedelta(minutes=45),
@@ -135,7 +137,7 @@ def _meetings(now: datetime) -> dict[str, Calendar]:
             "She is at the Robotics Summit in two weeks."
         ),
     )
-    cals["lunch-globex"] = _event(
+    cals["lunch-globex"] = make_event(
         "demo-lunch-globex@analytical-engines.example",
         "Lunch: Globex partnership",
         _at(yesterday, 12, 30),
@@ -150,14 +152,14 @@ def _meetings(now: datetime) -> dict[str, Calendar]:
             "John owns the budget and asked for a one-page summary of the pilot."
         ),
     )
-    cals["colleague"] = _event(
+    cals["colleague"] = make_event(
         "demo-colleague@analytical-engines.example",
         "Roadmap with Charles",
         _at(yesterday, 10),
         _at(yesterday, 11),
         [Person("Charles Babbage", "charles@analytical-engines.example")],
     )
-    cals["design-review"] = _event(
+    cals["design-review"] = make_event(
         "demo-design-review@analytical-engines.example",
         "Design review: compiler",
         _at(yesterday, 15),
@@ -168,14 +170,14 @@ def _meetings(now: datetime) -> dict[str, Calendar]:
         ],
         description="Grace suggested we write the manual before the code. Send her our draft.",
     )
-    cals["webinar"] = _event(
+    cals["webinar"] = make_event(
         "demo-webinar@analytical-engines.example",
         "Webinar: The Future of Compute",
         _at(yesterday, 17),
         _at(yesterday, 18),
         [Person(f"Attendee {i}", f"attendee{i}@webinar-audience.example") for i in range(40)],
     )
-    cals["initech"] = _event(
+    cals["initech"] = make_event(
         "demo-initech@analytical-engines.example",
         "Intro call: Initech",
         now - timedelta(hours=5),
@@ -188,7 +190,7 @@ def _meetings(now: datetime) -> dict[str, Calendar]:
         location="Microsoft Teams Meeting",
         description="Peter wants a demo for his team next week." + TEAMS_BOILERPLATE,
     )
-    cals["cancelled"] = _event(
+    cals["cancelled"] = make_event(
         "demo-cancelled@analytical-engines.example",
         "Vendor pitch (cancelled)",
         _at(yesterday, 9),
@@ -197,7 +199,7 @@ def _meetings(now: datetime) -> dict[str, Calendar]:
         status="CANCELLED",
     )
     first_mentoring = _at(today - timedelta(weeks=5), 8)
-    cals["mentoring"] = _event(
+    cals["mentoring"] = make_event(
         "demo-mentoring@analytical-engines.example",
         "Weekly mentoring with Alan",
         first_mentoring,
@@ -206,14 +208,14 @@ def _meetings(now: datetime) -> dict[str, Calendar]:
         rrule={"FREQ": "WEEKLY", "COUNT": 12},
         description="Mentoring." + ZOOM_BOILERPLATE,
     )
-    cals["future"] = _event(
+    cals["future"] = make_event(
         "demo-future@analytical-engines.example",
         "Quarterly sync with Wonka Industries",
         _at(today + timedelta(days=2), 14),
         _at(today + timedelta(days=2), 15),
         [Person("Willy Wonka", "willy@wonka.example")],
     )
-    cals["noreply"] = _event(
+    cals["noreply"] = make_event(
         "demo-noreply@analytical-engines.example",
         "Product briefing",
         _at(yesterday, 16, 30),
@@ -230,7 +232,7 @@ def _meetings(now: datetime) -> dict[str, Calendar]:
 def _invitation_mail(now: datetime) -> EmailMessage:
     """An Outlook-style invitation that only exists in the inbox, not in the calendar."""
     start = (now - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
-    cal = _event(
+    cal = make_event(
         "040000008200E00074C5B7101A82E00800000000DEMO0001",
         "Breakfast with Marie",
         start,
