@@ -139,6 +139,11 @@ class GoogleAccount(_Model):
     people_url: str = "https://people.googleapis.com/"
     token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
     use_keyring: bool = False
+    # The OAuth client's project is in "Testing" status: Google expires refresh tokens 7 days
+    # after consent, so `followup status` warns before that. Set false once "In production".
+    testing_app: bool = True
+    request_timeout: float = Field(30.0, gt=0)  # seconds per HTTP request
+    max_attempts: int = Field(5, ge=1, le=10)  # per call, retries included (429, 5xx, timeouts)
 
 
 class MicrosoftAccount(_Model):
