@@ -1,0 +1,303 @@
+"""Drafts and block texts from Jinja2 templates, and drafts as RFC 5322 messages.
+
+The shipped templates live in followup/templates; a file of the same name in the user's
+templates folder overrides one. Templates only shape the body: headers (To, Subject) are built
+here from cleaned one-line values, so nothing a calendar invite says can add a header line.
+"""
+
+from __future__ import annotations
+
+import email.policy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from followup import keys
+from followup.config import UserConfig
+from followup.core.names import PersonName, organization_from_email, parse_name
+from followup.core.notes import user_notes
+from followup.core.state import PersonState
+from followup.core.text import (
+    format_date,
+    format_short_date,
+    format_slot,
+    meeting_place,
+    meeting_title,
+    one_line,
+)
+from followup.model import Attendee, BlockPayload, DraftPayload, Interval, Meeting
+
+FIRST_TOUCH_TEMPLATE = "first_touch.txt.j2"
+NURTURE_TEMPLATE = "nurture.txt.j2"
+BLOCK_TEMPLATE = "block.txt.j2"
+TEMPLATES = (FIRST_TOUCH_TEMPLATE, NURTURE_TEMPLATE, BLOCK_TEMPLATE)
+
+
+class TemplateProblem(ValueError):
+    """A template that cannot be loaded or rendered (usually a user's override)."""
+
+
+def placeholder(text: str) -> str:
+    """A marker the user cannot miss and must replace before sending."""
+    return f"[[ {text} ]]"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A person as templates and block texts see them."""
+
+    email: str
+    name: str | None  # cleaned display name, None when we only know the address
+    greeting: str | None  # a name to greet with; None: greet neutrally
+    organization: str | None
+
+    @classmethod
+    def of(cls, email_addr: str, raw_name: str | None) -> Person:
+        parsed: PersonName = parse_name(raw_name)
+        return cls(email_addr, parsed.display, parsed.greeting, organization_from_email(email_addr))
+
+    @property
+    def label(self) -> str:
+        """ "Jane Doe, Acme": a readable name (the address when the name is not usable),
+        with the organisation when the domain gives one."""
+        who = self.name if self.greeting is not None and self.name else self.email
+        if self.organization and self.organization.lower() not in who.lower():
+            return f"{who}, {self.organization}"
+        return who
+
+
+def contact_note(meeting: Meeting, tz: ZoneInfo) -> str:
+    """ "Met at <title>, <date>[ (<place>)]": one line for the address book."""
+    place = meeting_place(meeting)
+    note = f"Met at {meeting_title(meeting)}, {format_short_date(meeting.start, tz)}"
+    return one_line(f"{note} ({place})" if place else note, 300)
+
+
+def _header_name(name: str | None) -> str | None:
+    """A display name for To/From: one line; dropped if it is an address (spoof-prone)."""
+    clean = one_line(name, 120)
+    return clean if clean and "@" not in clean else None
+
+
+class Composer:
+    """Renders drafts and block descriptions for one user."""
+
+    def __init__(self, user: UserConfig, templates_dir: Path | None = None) -> None:
+        self.user = user
+        loaders: list[jinja2.BaseLoader] = []
+        if templates_dir is not None:
+            loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
+        loaders.append(jinja2.PackageLoader("followup", "templates"))
+        self._env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            undefined=jinja2.StrictUndefined,
+            # Plain-text mail, not HTML: escaping would put "&amp;" into the user's notes.
+            autoescape=False,  # noqa: S701 - text/plain output, never rendered as HTML
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self._env.globals["placeholder"] = placeholder
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            text = self._env.get_template(name).render(context)
+        except jinja2.TemplateError as e:
+            where = f"{name}:{e.lineno}" if isinstance(e, jinja2.TemplateSyntaxError) else name
+            raise TemplateProblem(f"template {where}: {e.message or e}") from e
+        # Templates may leave trailing spaces and runs of blank lines; mail should not.
+        lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+        out: list[str] = []
+        for line in lines:
+            if not line and (not out or not out[-1]):
+                continue
+            out.append(line)
+        return "\n".join(out).strip("\n") + "\n"
+
+    def _user_context(self) -> dict[str, str]:
+        return {
+            "name": self.user.name,
+            "intro": self.user.intro.strip(),
+            "signature": self.user.signature.strip("\n"),
+        }
+
+    def _from(self) -> tuple[str | None, str] | None:
+        if not self.user.addresses:
+            return None
+        return (_header_name(self.user.name), self.user.addresses[0])
+
+    def first_touch(
+        self,
+        meeting: Meeting,
+        person: Attendee,
+        *,
+        others: Sequence[Attendee],
+        slots: Sequence[Interval],
+        key: str,
+        tz: ZoneInfo,
+    ) -> DraftPayload:
+        """The first follow-up to `person` after `meeting` (PLAYBOOK §2)."""
+        who = Person.of(person.email, person.name)
+        title = meeting_title(meeting)
+        context = {
+            "greeting_name": who.greeting,
+            "person": who,
+            "meeting": {
+                "title": title,
+                "date": format_date(meeting.start, tz),
+                "place": meeting_place(meeting),
+            },
+            "notes": user_notes(meeting.description),
+            "slots": [format_slot(s, tz) for s in slots],
+            "slot_minutes": (
+                int((slots[0].end - slots[0].start).total_seconds() // 60) if slots else 0
+            ),
+            "others": [Person.of(o.email, o.name).label for o in others],
+            "user": self._user_context(),
+        }
+        return DraftPayload(
+            to=((_header_name(who.name), person.email),),
+            subject=one_line(f"Following up on {title}", 200),
+            body=self._render(FIRST_TOUCH_TEMPLATE, context),
+            message_id=keys.message_id(key),
+            from_addr=self._from(),
+        )
+
+    def nurture(self, state: PersonState, *, key: str, tz: ZoneInfo) -> DraftPayload:
+        """A later touch (PLAYBOOK §3): a placeholder for something useful, never a pitch."""
+        who = Person.of(state.email, state.name)
+        title = one_line(state.last_meeting_title, 150) or "our meeting"
+        context = {
+            "greeting_name": who.greeting,
+            "person": who,
+            "met": {"title": title, "date": format_date(state.first_met, tz)},
+            "touch": state.touches,
+            "user": self._user_context(),
+        }
+        return DraftPayload(
+            to=((_header_name(who.name), state.email),),
+            subject=one_line(f"Thought of you after {title}", 200),
+            body=self._render(NURTURE_TEMPLATE, context),
+            message_id=keys.message_id(key),
+            from_addr=self._from(),
+        )
+
+    def first_touch_block(
+        self,
+        meeting: Meeting,
+        person: Attendee,
+        *,
+        start: datetime,
+        end: datetime,
+        conflict: bool,
+        where_drafts_are: str,
+        tz: ZoneInfo,
+    ) -> BlockPayload:
+        """The calendar block that reminds the user to send the first follow-up."""
+        who = Person.of(person.email, person.name)
+        people = [{"label": who.label, "email": who.email, "why": contact_note(meeting, tz)}]
+        return BlockPayload(
+            summary=one_line(f"Send follow-up to {who.label}", 200),
+            description=self._render(
+                BLOCK_TEMPLATE,
+                {
+                    "people": people,
+                    "first_touch": True,
+                    "where_drafts_are": where_drafts_are,
+                    "conflict": conflict,
+                },
+            ),
+            start=start,
+            end=end,
+            conflict=conflict,
+        )
+
+    def nurture_block(
+        self,
+        states: Sequence[PersonState],
+        *,
+        start: datetime,
+        end: datetime,
+        conflict: bool,
+        where_drafts_are: str,
+        tz: ZoneInfo,
+    ) -> BlockPayload:
+        """A block for one or more later touches (the weekly batch lists everyone due)."""
+        if not states:
+            raise ValueError("a nurture block needs at least one person")
+        people = []
+        for s in states:
+            who = Person.of(s.email, s.name)
+            why = one_line(
+                f"met at {one_line(s.last_meeting_title, 150) or 'a meeting'}, "
+                f"first on {format_short_date(s.first_met, tz)}",
+                300,
+            )
+            people.append({"label": who.label, "email": who.email, "why": why})
+        if len(people) == 1:
+            summary = f"Send follow-up to {people[0]['label']}"
+        else:
+            summary = f"Send {len(people)} follow-ups: " + "; ".join(p["label"] for p in people)
+        return BlockPayload(
+            summary=one_line(summary, 200),
+            description=self._render(
+                BLOCK_TEMPLATE,
+                {
+                    "people": people,
+                    "first_touch": False,
+                    "where_drafts_are": where_drafts_are,
+                    "conflict": conflict,
+                },
+            ),
+            start=start,
+            end=end,
+            conflict=conflict,
+        )
+
+    def check(self) -> list[str]:
+        """Problems with the templates in use (e.g. a user's override), one line each."""
+        problems = []
+        for name in TEMPLATES:
+            try:
+                self._env.get_template(name)
+            except jinja2.TemplateError as e:
+                problems.append(f"template {name}: {e}")
+        return problems
+
+
+def render_mime(draft: DraftPayload, *, date: datetime) -> bytes:
+    """The draft as an RFC 5322 message (CRLF line ends), ready for a Drafts folder.
+
+    Every header value is reduced to one line first, so CR/LF in a name or a subject cannot
+    start a new header. Non-ASCII display names and subjects are RFC 2047-encoded.
+    Raises ValueError for an address that is not a valid addr-spec.
+    """
+    if date.tzinfo is None:
+        raise ValueError("the Date of a message must be timezone-aware")
+    msg = EmailMessage(policy=email.policy.SMTP)
+    if draft.from_addr is not None:
+        msg["From"] = _address(*draft.from_addr)
+    msg["To"] = [_address(name, addr) for name, addr in draft.to]
+    msg["Subject"] = one_line(draft.subject, 998)
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = one_line(draft.message_id, 998).replace(" ", "")
+    msg.set_content(draft.body.replace("\r\n", "\n"))
+    return msg.as_bytes()
+
+
+def _address(name: str | None, addr: str) -> Address:
+    clean_addr = one_line(addr, 320)
+    if not clean_addr or clean_addr != addr.strip() or " " in clean_addr:
+        raise ValueError(f"not a usable email address: {addr!r}")
+    try:
+        return Address(display_name=_header_name(name) or "", addr_spec=clean_addr)
+    except (ValueError, IndexError) as e:  # the email package's parser errors
+        raise ValueError(f"not a usable email address: {addr!r}") from e
