@@ -156,6 +156,11 @@ class MicrosoftAccount(_Model):
     followup_calendar: str | None = None  # None: the default calendar
     contact_category: str = "followup"
     encrypt_token_cache: bool = False
+    # CA bundle for TLS to the authority and Graph (a TLS-inspecting proxy, a test server).
+    # It wins over REQUESTS_CA_BUNDLE, which would otherwise silently replace it.
+    ca_bundle: str | None = None
+    request_timeout: float = Field(30.0, gt=0)  # seconds per HTTP request
+    max_attempts: int = Field(5, ge=1, le=10)  # per call, retries included (429, 503, 5xx)
 
 
 AccountConfig = Annotated[
