@@ -1,0 +1,191 @@
+"""`followup status`: accounts, credentials, last sync, pending and upcoming touches, errors.
+
+Read-only: it takes no lock (the daemon may be running) and never creates a ledger that is
+not there yet.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from followup.config import AccountConfig, Config, ConfigError, load_config
+from followup.protocols import CredentialInfo
+from followup.service.table import render_table
+
+UPCOMING_SHOWN = 10
+ERRORS_SHOWN = 10
+
+
+@dataclass
+class AccountView:
+    name: str
+    kind: str
+    credentials: CredentialInfo
+    needs_reconnect: bool = False
+    last_sync: datetime | None = None
+    last_error: str | None = None
+    pending: int = 0  # due now, waiting for the next cycle
+    upcoming: int = 0  # due later
+    next_due: datetime | None = None
+
+
+@dataclass
+class StatusView:
+    config: Path
+    ledger: str  # "ok", or why it could not be read
+    accounts: list[AccountView] = field(default_factory=list)
+    touches: list[dict[str, Any]] = field(default_factory=list)  # upcoming, soonest first
+    errors: list[dict[str, Any]] = field(default_factory=list)  # most recent first
+
+
+def credentials_of(acfg: AccountConfig, config: Config) -> CredentialInfo:
+    from followup.providers import credential_info
+
+    try:
+        return credential_info(acfg, config)
+    except Exception as e:  # a broken token file is something to show, not a crash
+        return CredentialInfo(state="error", message=f"{type(e).__name__}: {e}")
+
+
+def ledger_exists(config: Config) -> bool:
+    """False for a SQLite ledger whose file is not there yet (the daemon never ran)."""
+    url = config.ledger_url()
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).exists()
+    return True
+
+
+def collect(config_path: Path, config: Config, now: datetime) -> StatusView:
+    from followup.ledger import Ledger, WriteState
+
+    accounts = {
+        a.name: AccountView(a.name, a.kind, credentials_of(a, config)) for a in config.accounts
+    }
+    view = StatusView(config_path, "ok", list(accounts.values()))
+    if not ledger_exists(config):
+        view.ledger = "no ledger yet: the daemon has not run (followup run --once)"
+        return view
+    try:
+        ledger = Ledger.open(config.ledger_url())
+    except Exception as e:
+        view.ledger = f"cannot open the ledger: {type(e).__name__}: {e}"
+        return view
+    with ledger:
+        for a in view.accounts:
+            st = ledger.account_status(a.name)
+            if st is not None:
+                a.needs_reconnect, a.last_sync, a.last_error = (
+                    st.needs_reconnect, st.last_sync, st.last_error)
+                if st.last_error:
+                    view.errors.append({"account": a.name, "at": st.updated_at,
+                                        "what": "account", "error": st.last_error})
+            rows = ledger.writes(a.name)
+            for r in rows:
+                if r.state is WriteState.PENDING:
+                    if r.due <= now:
+                        a.pending += 1
+                    else:
+                        a.upcoming += 1
+                    a.next_due = r.due if a.next_due is None else min(a.next_due, r.due)
+                    view.touches.append({"account": a.name, "due": r.due, "kind": r.kind.value,
+                                         "person": r.person, "attempts": r.attempts})
+                if r.last_error and r.state in (WriteState.PENDING, WriteState.FAILED):
+                    view.errors.append({"account": a.name, "at": r.updated_at,
+                                        "what": f"{r.kind.value} for {r.person or 'weekly'}",
+                                        "error": r.last_error})
+    view.touches.sort(key=lambda t: t["due"])
+    view.errors.sort(key=lambda e: e["at"], reverse=True)
+    return view
+
+
+def _when(t: datetime | None, tz: ZoneInfo) -> str:
+    return t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else "-"
+
+
+def _token(c: CredentialInfo, tz: ZoneInfo) -> str:
+    if c.state == "none":
+        return "not needed"
+    until = c.refresh_expires_at or None
+    return c.state.replace("_", " ") + (f" (grant ends {_when(until, tz)})" if until else "")
+
+
+def render_text(view: StatusView, tz: ZoneInfo, out: TextIO) -> None:
+    print(f"config: {view.config}", file=out)
+    print(f"ledger: {view.ledger}", file=out)
+    print(file=out)
+    rows = [
+        [a.name, a.kind, _token(a.credentials, tz), _when(a.credentials.expires_at, tz),
+         "needs reconnect" if a.needs_reconnect else _when(a.last_sync, tz),
+         str(a.pending), str(a.upcoming), _when(a.next_due, tz)]
+        for a in view.accounts
+    ]
+    header = ["ACCOUNT", "KIND", "TOKEN", "ACCESS EXPIRES", "LAST SYNC", "PENDING", "UPCOMING",
+              "NEXT DUE"]
+    render_table(header, rows, out)
+    for a in view.accounts:
+        if a.credentials.message and a.credentials.state not in ("ok", "none"):
+            print(f"  {a.name}: {a.credentials.message}", file=out)
+    if view.touches:
+        print(f"\nUpcoming touches ({len(view.touches)}):", file=out)
+        render_table(
+            ["DUE", "ACCOUNT", "KIND", "PERSON"],
+            [[_when(t["due"], tz), t["account"], t["kind"], t["person"] or "(weekly block)"]
+             for t in view.touches[:UPCOMING_SHOWN]],
+            out,
+        )
+    if view.errors:
+        print("\nRecent errors:", file=out)
+        for e in view.errors[:ERRORS_SHOWN]:
+            error = " ".join(str(e["error"]).split())
+            print(f"  {_when(e['at'], tz)}  {e['account']}: {e['what']}: {error}", file=out)
+
+
+def status_json(view: StatusView) -> dict[str, Any]:
+    def iso(t: datetime | None) -> str | None:
+        return t.isoformat() if t else None
+
+    return {
+        "config": str(view.config),
+        "ledger": view.ledger,
+        "accounts": [
+            {
+                "name": a.name, "kind": a.kind,
+                "credentials": {
+                    "state": a.credentials.state, "message": a.credentials.message,
+                    "path": a.credentials.path, "expires_at": iso(a.credentials.expires_at),
+                    "refresh_expires_at": iso(a.credentials.refresh_expires_at),
+                    "scopes": list(a.credentials.scopes),
+                },
+                "needs_reconnect": a.needs_reconnect, "last_sync": iso(a.last_sync),
+                "last_error": a.last_error, "pending": a.pending, "upcoming": a.upcoming,
+                "next_due": iso(a.next_due),
+            }
+            for a in view.accounts
+        ],
+        "touches": [{**t, "due": iso(t["due"])} for t in view.touches],
+        "errors": [{**e, "at": iso(e["at"])} for e in view.errors],
+    }
+
+
+def show_status(config_path: Path, *, as_json: bool, out: TextIO) -> int:
+    """`followup status [--json]`: 0, or 2 when the config cannot be used."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as e:
+        print(f"followup: the config {e.source} cannot be used:", file=sys.stderr)
+        for p in e.problems:
+            print(f"  - {p}", file=sys.stderr)
+        return 2
+    view = collect(config_path, config, datetime.now(UTC))
+    if as_json:
+        json.dump(status_json(view), out, indent=2)
+        out.write("\n")
+    else:
+        render_text(view, config.user.tz, out)
+    return 0
