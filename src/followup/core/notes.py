@@ -18,10 +18,9 @@ def _wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-# Tags after which text continues on a new line.
-_BLOCK_TAGS = _wordset(
-    "p div br li ul ol tr table h1 h2 h3 h4 h5 h6 blockquote pre hr section article"
-)
+# Tags that end a line, and those that end a paragraph (a blank line after them).
+_LINE_TAGS = _wordset("div li ul ol tr table section article hr pre dl dt dd")
+_PARAGRAPH_TAGS = _wordset("p h1 h2 h3 h4 h5 h6 blockquote")
 _SKIP_TAGS = frozenset({"script", "style", "head", "title"})
 _HTML_HINT = re.compile(r"<\s*(/?\s*[a-zA-Z][a-zA-Z0-9]*)(\s[^<>]*)?/?>")
 
@@ -32,23 +31,42 @@ class _TextExtractor(HTMLParser):
         self.parts: list[str] = []
         self._skipping = 0
 
+    def _break(self, newlines: int) -> None:
+        """End the current line (or paragraph): top up to `newlines` line ends in a row."""
+        if not self.parts:
+            return
+        tail = "".join(self.parts[-4:]).rstrip(" ")
+        have = len(tail) - len(tail.rstrip("\n"))
+        self.parts.append("\n" * max(0, newlines - have))
+
+    def _boundary(self, tag: str) -> None:
+        if tag in _PARAGRAPH_TAGS:
+            self._break(2)
+        elif tag in _LINE_TAGS:
+            self._break(1)
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
             self._skipping += 1
-        elif tag in _BLOCK_TAGS:
+            return
+        if tag == "br":
             self.parts.append("\n")
+            return
+        self._boundary(tag)
         if tag == "li":
             self.parts.append("- ")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
+        if tag == "br":
             self.parts.append("\n")
+        else:
+            self._boundary(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
             self._skipping = max(0, self._skipping - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+        else:
+            self._boundary(tag)
 
     def handle_data(self, data: str) -> None:
         if not self._skipping:
@@ -113,6 +131,10 @@ _NOISE_LINES = [
         r"^\+\d[\d\s().\-]{6,}\d(,,[\d#*,]+)?#*(\s+[A-Za-z(].*)?$",
         r"^\d[\d\s().\-]{8,}\d#*$",
         r"^\(?[A-Z]{2}\)?\s*\+\d",
+        r"<tel:\+?\d",
+        r"^\S+@zoomcrc\.com$",  # Zoom's SIP address
+        r"^\d{1,3}(\.\d{1,3}){3}\s*(\(.*\))?$",  # H.323 gateway addresses
+        r"^-{3,}$",  # Zoom's section separators
         r"^(More phone numbers|View more phone numbers|Other numbers|Global call-in numbers)\b",
         r"^Join with Google Meet\b",
         r"^Join on your computer,? mobile app or room device\b",
@@ -178,7 +200,8 @@ def strip_boilerplate(text: str) -> str:
         if in_zoom_header and (not line or _ZOOM_HEADER_FIELDS.search(line)):
             continue
         in_zoom_header = False
-        if _is_noise(line):
+        # Zoom lists numbers as "• +1 646 558 8656 US (New York)": judge the line sans bullet.
+        if _is_noise(line) or _is_noise(line.lstrip("•·*- \t")):
             continue
         out.append(line)
     joined = "\n".join(out).strip()

@@ -214,6 +214,10 @@ def triage(
             skips.append(Skip(shown, INVALID_EMAIL, "Not a valid email address."))
             continue
         mailbox = canonical_email(address)
+        if judge.is_self(person):
+            # Before the duplicate check: the user listed twice is still the user.
+            skips.append(Skip(address, SELF, "This is you (one of your own addresses)."))
+            continue
         if mailbox in seen:
             skips.append(Skip(address, DUPLICATE, "Listed more than once on the invite."))
             continue
