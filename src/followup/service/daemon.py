@@ -28,7 +28,10 @@ import structlog
 
 from followup import metrics
 from followup.config import AccountConfig, Config, ConfigError, load_config
+from followup.core.compose import Composer
+from followup.engine.cycle import CycleReport, run_cycle
 from followup.errors import AuthError, TransientError
+from followup.ledger import Ledger, WriteState
 from followup.protocols import Account
 from followup.service.health import Health, HealthBoard, backoff
 from followup.service.http import HttpEndpoint
@@ -59,12 +62,10 @@ class Settings:
     """What a config gives the loop; replaced whole on a successful reload."""
 
     config: Config
-    composer: Any  # followup.core.compose.Composer
+    composer: Composer
 
 
 def _settings(config: Config) -> Settings:
-    from followup.core.compose import Composer
-
     templates = Path(config.templates_dir) if config.templates_dir else None
     return Settings(config, Composer(config.user, templates))
 
@@ -96,7 +97,7 @@ class Daemon:
         self,
         config_path: Path,
         settings: Settings,
-        ledger: Any,
+        ledger: Ledger,
         *,
         once: bool,
         dry_run: bool,
@@ -221,7 +222,6 @@ class Daemon:
     # --- one account -----------------------------------------------------------------------
 
     def _run_account(self, acfg: AccountConfig) -> None:
-        from followup.engine.cycle import run_cycle
         from followup.providers import open_account
 
         name = acfg.name
@@ -237,10 +237,14 @@ class Daemon:
             if account is None:
                 account = open_account(acfg, config)
                 self._accounts[name] = account
+            progress = self._backfill_progress(acfg, started)
             report = run_cycle(
                 config, self.ledger, account, self.settings.composer, started,
                 dry_run=self.dry_run, stop=self.should_stop,
+                hooks=progress.hook if progress else None,
             )
+            if progress:
+                progress.finish()
         except AuthError as e:
             self._accounts.pop(name, None)
             self._failed(acfg, f"needs reconnecting: {e}", reconnect=True)
@@ -264,7 +268,9 @@ class Daemon:
         next_due = report.next_due
         next_attempt = min(poll, next_due) if next_due is not None else poll
         self.board.succeeded(name, finished, next_attempt)
+        metrics.CYCLES.labels(account=name, result="stopped" if report.stopped else "ok").inc()
         metrics.LAST_SYNC.labels(account=name).set(finished.timestamp())
+        self._export_pending(name)
         self._record_status(name, needs_reconnect=False, last_sync=finished, last_error=None)
         bound.info(
             "cycle done", seconds=round((finished - started).total_seconds(), 3),
@@ -272,6 +278,22 @@ class Daemon:
         )
         if self.once:
             self._print_report(name, report)
+
+    def _backfill_progress(self, acfg: AccountConfig, now: datetime) -> _WriteProgress | None:
+        """A progress display for an account's first cycle in this ledger, else None."""
+        if self.dry_run or self.ledger.account_status(acfg.name) is not None:
+            return None
+        log.info("first start: reading past meetings", account=acfg.name,
+                 lookback_days=self.settings.config.daemon.lookback_days)
+        return _WriteProgress(self.ledger, acfg.name, now)
+
+    def _export_pending(self, name: str) -> None:
+        try:
+            pending = self.ledger.writes(name, states=[WriteState.PENDING])
+        except Exception:  # a metric is not worth failing a good cycle for
+            log.warning("could not count pending writes", account=name, exc_info=True)
+            return
+        metrics.PENDING.labels(account=name).set(len(pending))
 
     def _failed(self, acfg: AccountConfig, error: str, *, reconnect: bool) -> None:
         failures = self.board.get(acfg.name).failures + 1
@@ -294,10 +316,20 @@ class Daemon:
         except Exception:  # the ledger being down shows up in the next cycle anyway
             log.warning("could not record account status", account=name, exc_info=True)
 
-    def _print_report(self, name: str, report: Any) -> None:
-        fields = _report_fields(report)
-        summary = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in fields.items())
-        print(f"{name}: ok" + (f" ({summary})" if summary else ""), file=self.out)
+    def _print_report(self, name: str, report: CycleReport) -> None:
+        f = _report_fields(report)
+        line = (f"{name}: ok, {f['synced']} meetings synced, {f['processed']} ended meetings "
+                f"planned, {f['planned']} new writes")
+        if not self.dry_run:
+            line += f", {f['written']} written, {f['failed']} failed"
+        print(line, file=self.out)
+        tz = self.settings.config.user.tz
+        if self.dry_run:
+            for i in report.intents:
+                print(f"  would write {i.kind.value} for {i.person or 'weekly batch'} "
+                      f"(due {i.due.astimezone(tz):%Y-%m-%d %H:%M})", file=self.out)
+        for e in report.errors:
+            print(f"  error: {e}", file=self.out)
 
     def _once_exit_code(self) -> int:
         states = [h.state for h in self.board.snapshot()]
@@ -350,21 +382,46 @@ class Daemon:
         self._http.start()
 
 
-def _report_fields(report: Any) -> dict[str, Any]:
-    """The CycleReport's counters worth a log line; only numbers, never contents."""
-    out: dict[str, Any] = {}
-    for k, v in vars(report).items() if hasattr(report, "__dict__") else []:
-        if isinstance(v, int) and not isinstance(v, bool):
-            out[k] = v
-    return out
+class _WriteProgress:
+    """Feeds Progress from run_cycle's write hooks: the total is what is due when the first
+    write begins (planning is done by then), each write begun advances it."""
+
+    def __init__(self, ledger: Ledger, account: str, now: datetime) -> None:
+        from followup.service.progress import Progress
+
+        self.ledger = ledger
+        self.account = account
+        self.now = now
+        self.progress = Progress(account)
+
+    def hook(self, point: str, _row: object) -> None:
+        if point != "before_write":
+            return
+        if not self.progress.total:
+            self.progress.start(len(self.ledger.pending(self.account, self.now)))
+        self.progress.advance()
+
+    def finish(self) -> None:
+        self.progress.finish()
+
+
+def _report_fields(report: CycleReport) -> dict[str, int]:
+    """The report's counters for a log line: numbers only, never contents."""
+    failed = sum(n for (_, outcome), n in report.writes.items() if outcome == "failed")
+    return {
+        "synced": report.meetings_synced,
+        "processed": report.meetings_processed,
+        "planned": len(report.intents),
+        "written": sum(report.writes.values()) - failed,
+        "failed": failed,
+        "errors": len(report.errors),
+    }
 
 
 def run_daemon(config_path: Path, *, once: bool, dry_run: bool, out: TextIO) -> int:
     """`followup run`. Exit codes: 0 ok (or stopped by a signal), 1 some account failed
     (--once), 2 config error, 3 another instance holds the lock, 75 every account failed
     (--once) or the ledger cannot be reached."""
-    from followup.ledger import Ledger
-
     if not structlog.is_configured():
         from followup.log import configure_logging
 
@@ -394,8 +451,6 @@ def run_daemon(config_path: Path, *, once: bool, dry_run: bool, out: TextIO) -> 
             return Daemon(config_path, settings, ledger, once=once, dry_run=dry_run,
                           out=out).run()
         finally:
-            close = getattr(ledger, "close", None)
-            if close is not None:
-                close()
+            ledger.close()
     finally:
         lock.release()
