@@ -1,0 +1,133 @@
+"""Meetings announced by mail but missing from the calendar, as a second MeetingSource.
+
+Outlook puts most invitations on the calendar itself; this source catches the others:
+meeting requests (eventMessage) whose event is not on the calendar, and text/calendar
+attachments from other systems. Each candidate message's MIME is read with
+followup.ical.parse_invitation_mail, and a meeting whose UID is already on the calendar
+(iCalUId) is left to the calendar source. The ledger merges both sources by UID.
+
+The cursor is the newest receivedDateTime seen; each poll lists only newer Inbox messages,
+so an idle poll is one request.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+import structlog
+
+from followup.ical import parse_invitation_mail
+from followup.model import CalendarChanges, Interval, Meeting
+from followup.providers.microsoft.events import graph_time, parse_offset_datetime
+from followup.providers.microsoft.graph import BatchRequest, GraphClient
+from followup.providers.microsoft.mail import odata_string, query
+
+log = structlog.get_logger(__name__)
+
+# On a first poll, invitations received this long before the window still count: people
+# are invited weeks ahead.
+FIRST_LOOKBACK = timedelta(days=30)
+MAX_MESSAGES = 500  # per poll
+_REQUEST_TYPES = ("#microsoft.graph.eventMessageRequest", "#microsoft.graph.eventMessage")
+_CALENDAR_TYPES = frozenset({"text/calendar", "application/ics"})
+
+
+class GraphInvitationSource:
+    def __init__(self, graph: GraphClient, *, account: str, default_tz: tzinfo) -> None:
+        self._graph = graph
+        self._source = f"mail:{account}"
+        self._tz = default_tz
+
+    @property
+    def name(self) -> str:
+        return "invitations"
+
+    def changes(self, cursor: str | None, window: Interval) -> CalendarChanges:
+        since = _since(cursor)
+        full = since is None
+        start = window.start - FIRST_LOOKBACK if since is None else since - timedelta(minutes=5)
+        messages = self._graph.pages(
+            "/me/mailFolders/inbox/messages",
+            endpoint="messages.inbox",
+            params={"$filter": f"receivedDateTime ge {graph_time(start)}Z",
+                    "$select": "id,receivedDateTime,hasAttachments",
+                    "$orderby": "receivedDateTime asc", "$top": "50"},
+            limit=MAX_MESSAGES,
+        )
+        newest = since
+        for m in messages:
+            at = parse_offset_datetime(m.get("receivedDateTime"))
+            if at is not None and (newest is None or at > newest):
+                newest = at
+        changes = CalendarChanges(full=full)
+        ids = self._with_calendar_data(messages)
+        meetings: dict[tuple[str, datetime], Meeting] = {}
+        for message_id in ids:
+            raw = self._graph.get(f"/me/messages/{message_id}/$value", endpoint="messages.mime")
+            parsed = parse_invitation_mail(raw.content, source=self._source, window=window,
+                                           default_tz=self._tz)
+            changes.errors.extend(parsed.errors)
+            for meeting in parsed.meetings:
+                meetings[(meeting.uid, meeting.occurrence)] = meeting
+        on_calendar = self._on_calendar(sorted({uid for uid, _ in meetings}))
+        changes.upserts = [m for (uid, _), m in sorted(meetings.items()) if uid not in on_calendar]
+        when = newest or window.start
+        changes.cursor = json.dumps({"v": 1, "since": when.isoformat()})
+        return changes
+
+    def _with_calendar_data(self, messages: list[dict[str, Any]]) -> list[str]:
+        """Ids of messages carrying a meeting we may not have: checked in $batch requests."""
+        checks: list[tuple[str, BatchRequest]] = []
+        for m in messages:
+            mid = str(m.get("id", ""))
+            if m.get("@odata.type") in _REQUEST_TYPES:
+                checks.append((mid, BatchRequest(
+                    "GET", f"/me/messages/{mid}?$select=id&$expand=microsoft.graph.eventMessage/"
+                    "event($select=id)", "messages.event")))
+            elif m.get("hasAttachments"):
+                checks.append((mid, BatchRequest(
+                    "GET", f"/me/messages/{mid}/attachments?$select=id,name,contentType",
+                    "messages.attachments")))
+        if not checks:
+            return []
+        wanted = []
+        for (mid, req), resp in zip(checks, self._graph.batch([r for _, r in checks]),
+                                    strict=True):
+            if resp.status != 200 or not isinstance(resp.body, dict):
+                continue  # deleted meanwhile
+            if req.endpoint == "messages.event":
+                if not resp.body.get("event"):
+                    wanted.append(mid)  # a meeting request Outlook did not put on the calendar
+            elif any(_is_calendar(a) for a in resp.body.get("value") or []):
+                wanted.append(mid)
+        return wanted
+
+    def _on_calendar(self, uids: list[str]) -> set[str]:
+        if not uids:
+            return set()
+        answers = self._graph.batch([
+            BatchRequest("GET", "/me/events?" + query({
+                "$filter": f"iCalUId eq {odata_string(uid)}", "$select": "id", "$top": "1"}),
+                "events.by_uid")
+            for uid in uids
+        ])
+        return {uid for uid, resp in zip(uids, answers, strict=True)
+                if resp.status == 200 and resp.body.get("value")}
+
+
+def _is_calendar(attachment: dict[str, Any]) -> bool:
+    ctype = str(attachment.get("contentType") or "").split(";")[0].strip().lower()
+    name = str(attachment.get("name") or "").lower()
+    return ctype in _CALENDAR_TYPES or name.endswith(".ics")
+
+
+def _since(cursor: str | None) -> datetime | None:
+    if not cursor:
+        return None
+    try:
+        return datetime.fromisoformat(json.loads(cursor)["since"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("microsoft.invitations.cursor_unreadable")
+        return None
