@@ -312,6 +312,10 @@ class _Cycle:
         if not due:
             return
         intents = plan_nurture(self.ctx, due, busy=self.busy(), taken=self.taken)
+        if self.schedule.weekly_batch:
+            # The batch covers touches due up to a week after its slot: its drafts must be in
+            # the Drafts folder when the weekly block comes, not on each touch's due date.
+            intents = [replace(i, due=min(i.due, self.now)) for i in intents]
         self._record(intents)
         drafted = {i.person for i in intents if i.kind is WriteKind.DRAFT}
         for state in due:
