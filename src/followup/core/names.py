@@ -141,7 +141,7 @@ def parse_name(raw: str | None) -> PersonName:
             return PersonName(display, None, None, None)
         display = f"{given} {family}"
     else:
-        given_family = display.split(" ")
+        given_family = parts[0].split(" ")
         given, family = given_family[0], " ".join(given_family[1:])
 
     if _is_caseless_script(display):
@@ -194,5 +194,7 @@ def organization_from_email(email: str) -> str | None:
     words = [w for w in re.split(r"[-_]+", label) if w]
     if not words:
         return None
-    # Short all-letter labels are usually acronyms (ibm, bbc); longer ones are words.
-    return " ".join(w.upper() if len(w) <= 3 and w.isalpha() else w.capitalize() for w in words)
+    # A short all-letter label on its own is usually an acronym (ibm, bbc).
+    if len(words) == 1 and len(words[0]) <= 3 and words[0].isalpha():
+        return words[0].upper()
+    return " ".join(w.capitalize() for w in words)
