@@ -1,6 +1,11 @@
 """iCalendar for every provider: parse .ics files and invitation mails, render our blocks."""
 
-from followup.ical.invitations import calendar_parts, merge_versions, parse_invitation_mail
+from followup.ical.invitations import (
+    calendar_parts,
+    is_newer,
+    merge_versions,
+    parse_invitation_mail,
+)
 from followup.ical.parse import ParsedCalendar, Version, parse_calendar
 from followup.ical.render import KEY_PROPERTY, block_uid, render_block
 from followup.ical.tz import zone_for
@@ -11,6 +16,7 @@ __all__ = [
     "Version",
     "block_uid",
     "calendar_parts",
+    "is_newer",
     "merge_versions",
     "parse_calendar",
     "parse_invitation_mail",

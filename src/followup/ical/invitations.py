@@ -94,27 +94,24 @@ def merge_versions(parsed: Iterable[ParsedCalendar]) -> list[tuple[Meeting, Vers
     for p in parsed:
         for meeting in p.meetings:
             key = (meeting.uid, meeting.occurrence)
-            version = p.versions.get(key) or Version(meeting.sequence, None, False)
+            version = p.versions.get(key) or Version(
+                meeting.sequence, None, False, meeting.status is MeetingStatus.CANCELLED
+            )
             current = best.get(key)
-            if current is None or _newer((meeting, version), current):
+            if current is None or is_newer(version, current[1]):
                 best[key] = (meeting, version)
     return list(best.values())
 
 
-def _newer(a: tuple[Meeting, Version], b: tuple[Meeting, Version]) -> bool:
-    (ma, va), (mb, vb) = a, b
-    if va.explicit != vb.explicit:
-        explicit, rule = (a, b) if va.explicit else (b, a)
-        series_cancelled = (
-            rule[0].status is MeetingStatus.CANCELLED
-            and rule[1].sequence >= explicit[1].sequence
-        )
+def is_newer(a: Version, b: Version) -> bool:
+    """Whether copy `a` of an occurrence supersedes copy `b` (see merge_versions)."""
+    if a.explicit != b.explicit:
+        explicit, rule = (a, b) if a.explicit else (b, a)
+        series_cancelled = rule.cancelled and rule.sequence >= explicit.sequence
         winner = rule if series_cancelled else explicit
         return winner is a
-    if va.sequence != vb.sequence:
-        return va.sequence > vb.sequence
-    if va.stamp and vb.stamp and va.stamp != vb.stamp:
-        return va.stamp > vb.stamp
-    return ma.status is MeetingStatus.CANCELLED and mb.status is not MeetingStatus.CANCELLED
-
-
+    if a.sequence != b.sequence:
+        return a.sequence > b.sequence
+    if a.stamp and b.stamp and a.stamp != b.stamp:
+        return a.stamp > b.stamp
+    return a.cancelled and not b.cancelled

@@ -58,6 +58,7 @@ class Version:
     sequence: int
     stamp: datetime | None  # DTSTAMP
     explicit: bool  # written as its own VEVENT with RECURRENCE-ID, not expanded from a rule
+    cancelled: bool = False
 
 
 @dataclass
@@ -260,6 +261,7 @@ def _expand(
             sequence=meeting.sequence,
             stamp=to_aware(stamp.dt, default_tz) if _readable(stamp) else None,
             explicit=meeting.recurrence_id in overrides,
+            cancelled=meeting.status is MeetingStatus.CANCELLED,
         )
     if look_ahead:
         for occ in query.after(window.end):

@@ -1,0 +1,71 @@
+"""The local provider: vdir calendars and address books, Maildir, .ics URLs. No account needed.
+
+Its output is plain files that khal, khard, mutt and vdirsyncer use as they are: follow-up
+blocks as .ics in a vdir, contacts as .vcf in a vdir, drafts as Maildir messages.
+Paths left out of the config default to folders under the state directory, so a first run
+works with nothing set up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from followup.config import Config, LocalAccount
+from followup.protocols import Account, MeetingSource
+from followup.providers.local.availability import LocalAvailability
+from followup.providers.local.blocks import VdirBlocks
+from followup.providers.local.calendars import CalendarSource
+from followup.providers.local.contacts import VdirContacts
+from followup.providers.local.drafts import MaildirDrafts
+from followup.providers.local.invitations import InvitationSource
+from followup.providers.local.locations import FileLocation, Location, open_location
+from followup.providers.local.mailhistory import MaildirMailHistory
+
+log = structlog.get_logger(__name__)
+
+
+def system_clock() -> datetime:
+    """The Date of a draft and the DTSTAMP of a block: when the file is written, like its
+    mtime. Pass `clock` to open_local_account for a fixed one."""
+    return datetime.now(UTC)
+
+
+def open_local_account(
+    cfg: LocalAccount, config: Config, *, clock: Callable[[], datetime] = system_clock
+) -> Account:
+    tz = config.user.tz
+    home = config.state_path() / "local" / cfg.name
+    maildir = Path(cfg.maildir).expanduser() if cfg.maildir else home / "Maildir"
+    contacts = Path(cfg.contacts).expanduser() if cfg.contacts else home / "contacts"
+    followups = Path(cfg.followups).expanduser() if cfg.followups else home / "followups"
+
+    locations: list[Location] = [open_location(spec) for spec in cfg.calendars]
+    sources: list[MeetingSource] = [CalendarSource(loc, tz) for loc in locations]
+    if cfg.maildir:
+        sources += [InvitationSource(maildir, f, tz) for f in cfg.invitations_folders]
+    busy_from = list(locations)
+    if cfg.busy_from_followups:
+        busy_from.append(FileLocation(followups, missing_ok=True))
+
+    drafts_folder = maildir / cfg.drafts_folder if cfg.drafts_folder else maildir
+    log.debug("local.account_opened", account=cfg.name, calendars=len(locations),
+              maildir=str(maildir), contacts=str(contacts), followups=str(followups))
+    return Account(
+        name=cfg.name,
+        kind="local",
+        sources=sources,
+        availability=LocalAvailability(busy_from, tz, config.user.addresses),
+        mail=MaildirMailHistory(
+            maildir if cfg.maildir else None, cfg.sent_folders, cfg.received_folders,
+            config.user.addresses,
+        ),
+        contacts=VdirContacts(contacts),
+        drafts=MaildirDrafts(drafts_folder, subfolder=bool(cfg.drafts_folder), clock=clock),
+        blocks=VdirBlocks(followups, tz, clock),
+        self_addresses=tuple(config.user.addresses),
+        where_drafts_are=f"the {cfg.drafts_folder.lstrip('.') or 'INBOX'} folder of {maildir}",
+    )

@@ -1,0 +1,57 @@
+"""Follow-up blocks as `<key>.ics` files in a vdir calendar that khal or vdirsyncer shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from followup.ical import render_block
+from followup.model import BlockPayload, RemoteState, RemoveOutcome, WriteOutcome, WriteResult
+from followup.providers.local.files import create_exclusive, fingerprint, read_bytes
+
+log = structlog.get_logger(__name__)
+
+
+class VdirBlocks:
+    def __init__(self, folder: Path, tz: ZoneInfo, clock: Callable[[], datetime]) -> None:
+        self.folder = folder
+        self.tz = tz
+        self.clock = clock
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.ics"
+
+    def ensure(self, key: str, payload: BlockPayload, *, recovering: bool) -> WriteResult:
+        path = self._path(key)
+        existing = read_bytes(path)
+        if existing is not None:
+            return WriteResult(WriteOutcome.EXISTED, path.name, fingerprint(existing))
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data = render_block(key, payload, tz=self.tz, stamp=self.clock())
+        if not create_exclusive(path, data):
+            existing = read_bytes(path) or data
+            return WriteResult(WriteOutcome.EXISTED, path.name, fingerprint(existing))
+        log.info("block.created", file=path.name)
+        return WriteResult(WriteOutcome.CREATED, path.name, fingerprint(data))
+
+    def state(self, key: str, remote_id: str | None, fingerprint_: str | None) -> RemoteState:
+        data = read_bytes(self._path(key))
+        if data is None:
+            return RemoteState.MISSING
+        same = fingerprint_ is None or fingerprint(data) == fingerprint_
+        return RemoteState.PRESENT if same else RemoteState.EDITED
+
+    def remove(self, key: str, remote_id: str | None, fingerprint_: str | None) -> RemoveOutcome:
+        path = self._path(key)
+        data = read_bytes(path)
+        if data is None:
+            return RemoveOutcome.GONE
+        if fingerprint_ is None or fingerprint(data) != fingerprint_:
+            return RemoveOutcome.KEPT
+        path.unlink(missing_ok=True)
+        log.info("block.removed", file=path.name)
+        return RemoveOutcome.REMOVED

@@ -1,0 +1,91 @@
+"""Maildir folders (Maildir++ layout, as Dovecot, mutt, mbsync and offlineimap keep them).
+
+A message's identity is its unique name: the file name without the ":2,FLAGS" info, which
+changes when the message is read or flagged, and without new/ or cur/, which changes when a
+client first sees it. Listing costs one directory read and one stat per message.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from email.message import Message
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from pathlib import Path
+
+MAX_HEADER_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str  # unique name
+    path: Path
+    ctime_ns: int  # set by the kernel on delivery or rename; tools cannot backdate it
+    mtime_ns: int
+    size: int
+
+
+def folder_path(root: Path, folder: str) -> Path:
+    """"" is the Maildir root itself (INBOX); ".Sent" and other Maildir++ names lie below."""
+    return root / folder if folder else root
+
+
+def unique_name(file_name: str) -> str:
+    for sep in (":2,", "!2,", ";2,"):  # ":" on POSIX; "!" or ";" where ":" is not allowed
+        if sep in file_name:
+            return file_name.split(sep, 1)[0]
+    return file_name
+
+
+def list_messages(folder: Path) -> list[Entry]:
+    """Messages in new/ and cur/. A folder that does not exist holds no messages."""
+    found: list[Entry] = []
+    for sub in ("new", "cur"):
+        try:
+            with os.scandir(folder / sub) as it:
+                for e in it:
+                    if e.name.startswith("."):
+                        continue
+                    try:
+                        st = e.stat()
+                    except FileNotFoundError:  # moved between listing and stat
+                        continue
+                    found.append(Entry(unique_name(e.name), Path(e.path), st.st_ctime_ns,
+                                       st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def ensure_folder(folder: Path, *, subfolder: bool) -> None:
+    """Create a Maildir (tmp, new, cur), 0700 like Dovecot; mark a Maildir++ subfolder."""
+    for sub in ("tmp", "new", "cur"):
+        (folder / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+    marker = folder / "maildirfolder"
+    if subfolder and not marker.exists():
+        marker.touch(mode=0o600)
+
+
+def read_headers(path: Path) -> Message | None:
+    """Only the header block of a message (the body is never read), or None if it is gone."""
+    try:
+        with path.open("rb") as f:
+            head = b""
+            while len(head) < MAX_HEADER_BYTES:
+                chunk = f.read(8192)
+                if not chunk:
+                    break
+                head += chunk
+                end = _header_end(head)
+                if end >= 0:
+                    head = head[:end]
+                    break
+    except FileNotFoundError:
+        return None
+    return BytesHeaderParser(policy=default_policy).parsebytes(head)
+
+
+def _header_end(data: bytes) -> int:
+    ends = [i for i in (data.find(b"\n\n"), data.find(b"\r\n\r\n")) if i >= 0]
+    return min(ends) if ends else -1
