@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from followup import keys
 from followup.config import WEEKDAYS, ScheduleConfig, UserConfig
@@ -244,16 +244,19 @@ def _first_free(
 
 
 def _weekly_slot_day(ctx: PlanContext, after: datetime) -> datetime:
-    """The start (local midnight, as UTC) of the first `weekly_day` at or after `after` whose
-    weekly time is not yet past."""
+    """The start (local midnight, as UTC) of the next `weekly_day`: today if it is that day and
+    the weekly time is still ahead or working hours still have room for the block."""
     tz = ctx.user.tz
-    target = WEEKDAYS.index(ctx.schedule.weekly_day)
+    schedule = ctx.schedule
+    target = WEEKDAYS.index(schedule.weekly_day)
+    block = timedelta(minutes=schedule.weekly_block_minutes)
     day = after.astimezone(tz).date()
     while True:
         if day.weekday() == target:
-            at = datetime.combine(day, ctx.schedule.weekly_time, tzinfo=tz)
-            if at.astimezone(UTC) + timedelta(minutes=ctx.schedule.weekly_block_minutes) > after:
-                return datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+            weekly_at = datetime.combine(day, schedule.weekly_time, tzinfo=tz).astimezone(UTC)
+            day_end = datetime.combine(day, schedule.day_end, tzinfo=tz).astimezone(UTC)
+            if after <= weekly_at or after + block <= day_end:
+                return datetime.combine(day, time(0, 0), tzinfo=tz).astimezone(UTC)
         day += timedelta(days=1)
 
 
@@ -288,7 +291,7 @@ def plan_nurture(
         ).astimezone(UTC)
         start_at = max(weekly_at, ctx.now)
         day_end = datetime.combine(
-            day_start.astimezone(tz).date() + timedelta(days=1), datetime.min.time(), tzinfo=tz
+            day_start.astimezone(tz).date() + timedelta(days=1), time(0, 0), tzinfo=tz
         ).astimezone(UTC)
         weekly = _first_free(ctx, start_at, day_end, ctx.schedule.weekly_block_minutes, occupied)
         # Nothing free that day after the weekly time: keep the habit and flag the conflict.

@@ -1,0 +1,257 @@
+"""The planner: the right writes, with stable keys, at the right times (PLAYBOOK §1-§4)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, time, timedelta
+
+import pytest
+
+from followup import keys
+from followup.config import ScheduleConfig
+from followup.core.compose import Composer
+from followup.core.planner import (
+    PersonState,
+    PlanContext,
+    first_touch_due,
+    first_touch_window,
+    nurture_due,
+    plan_first_touch,
+    plan_nurture,
+)
+from followup.core.slots import is_working_time
+from followup.model import (
+    Attendee,
+    BlockPayload,
+    ContactPayload,
+    DraftPayload,
+    Interaction,
+    Interval,
+    WriteIntent,
+    WriteKind,
+)
+
+from .factories import BERLIN, BOB, JANE, ME, SCHEDULE, USER, local, meeting
+
+MEETING = meeting(ME, JANE, BOB, location="Café Einstein, Berlin")  # Tue 3 March 10-11
+AFTER = MEETING.end + timedelta(minutes=10)
+
+
+def ctx(now: datetime = AFTER, schedule: ScheduleConfig = SCHEDULE) -> PlanContext:
+    return PlanContext(
+        account="work",
+        now=now,
+        user=USER,
+        schedule=schedule,
+        composer=Composer(USER),
+        where_drafts_are="your Drafts folder",
+    )
+
+
+def by_kind(intents: list[WriteIntent]) -> dict[WriteKind, WriteIntent]:
+    assert len({i.kind for i in intents}) == len(intents)
+    return {i.kind: i for i in intents}
+
+
+def test_a_new_person_gets_a_contact_a_draft_and_a_block() -> None:
+    result = plan_first_touch(
+        ctx(), MEETING, JANE, others=[BOB], interaction=None, busy=[], taken=[]
+    )
+    assert result.skips == []
+    intents = by_kind(result.intents)
+    assert set(intents) == {WriteKind.CONTACT, WriteKind.DRAFT, WriteKind.BLOCK}
+    for kind, intent in intents.items():
+        assert intent.key == keys.touch_key(
+            "work", MEETING.uid, MEETING.occurrence, JANE.email, 0, kind.value
+        )
+        assert (intent.person, intent.touch, intent.meeting_uid) == (JANE.email, 0, MEETING.uid)
+        assert intent.occurrence == MEETING.occurrence
+        assert intent.due == first_touch_due(MEETING, SCHEDULE) == AFTER
+
+    contact = intents[WriteKind.CONTACT].payload
+    assert isinstance(contact, ContactPayload)
+    assert (contact.email, contact.given_name, contact.family_name) == (JANE.email, "Jane", "Doe")
+    assert contact.organization == "Acme Corp"
+    assert contact.note == "Met at Benchmark chat, 3 March 2026 (Café Einstein, Berlin)"
+
+    draft = intents[WriteKind.DRAFT].payload
+    assert isinstance(draft, DraftPayload)
+    assert draft.message_id == keys.message_id(intents[WriteKind.DRAFT].key)
+
+    block = intents[WriteKind.BLOCK].payload
+    assert isinstance(block, BlockPayload)
+    assert (block.start, block.end) == (local(2026, 3, 3, 11, 10), local(2026, 3, 3, 11, 25))
+    assert result.block == Interval(block.start, block.end)
+    assert block.summary == "Send follow-up to Jane Doe, Acme Corp"
+
+
+def test_keys_are_stable_across_runs_and_differ_per_person() -> None:
+    def key_set(person: Attendee, now: datetime) -> list[str]:
+        r = plan_first_touch(
+            ctx(now), MEETING, person, others=[], interaction=None, busy=[], taken=[]
+        )
+        return [i.key for i in r.intents]
+
+    assert key_set(JANE, AFTER) == key_set(JANE, AFTER + timedelta(hours=3))
+    assert not set(key_set(JANE, AFTER)) & set(key_set(BOB, AFTER))
+
+
+def test_proposed_slots_avoid_the_block_and_busy_time() -> None:
+    busy = [Interval(local(2026, 3, 4, 0), local(2026, 3, 4, 23))]  # Wednesday is full
+    result = plan_first_touch(
+        ctx(), MEETING, JANE, others=[], interaction=None, busy=busy, taken=[]
+    )
+    draft = by_kind(result.intents)[WriteKind.DRAFT].payload
+    assert isinstance(draft, DraftPayload)
+    assert "Wednesday 4 March" not in draft.body
+    assert "Thursday 5 March 2026" in draft.body
+    assert "Friday 6 March 2026" in draft.body
+
+
+def test_two_people_from_one_meeting_get_blocks_that_do_not_overlap() -> None:
+    first = plan_first_touch(
+        ctx(), MEETING, JANE, others=[BOB], interaction=None, busy=[], taken=[]
+    )
+    assert first.block is not None
+    second = plan_first_touch(
+        ctx(), MEETING, BOB, others=[JANE], interaction=None, busy=[], taken=[first.block]
+    )
+    assert second.block is not None
+    assert not first.block.overlaps(second.block)
+
+
+@pytest.mark.parametrize("direction", ["sent", "received"])
+def test_mail_after_the_meeting_means_no_draft_and_no_block(direction: str) -> None:
+    mail = Interaction(JANE.email, MEETING.end + timedelta(minutes=5), direction)
+    result = plan_first_touch(ctx(), MEETING, JANE, others=[], interaction=mail, busy=[], taken=[])
+    assert [i.kind for i in result.intents] == [WriteKind.CONTACT]
+    assert [s.code for s in result.skips] == ["already_in_touch"]
+    assert result.block is None
+
+
+def test_mail_from_before_the_meeting_does_not_count() -> None:
+    mail = Interaction(JANE.email, MEETING.start - timedelta(days=2), "received")
+    result = plan_first_touch(ctx(), MEETING, JANE, others=[], interaction=mail, busy=[], taken=[])
+    assert len(result.intents) == 3
+
+
+def test_past_the_deadline_only_the_contact_is_written() -> None:
+    late = MEETING.end + timedelta(hours=72)
+    result = plan_first_touch(
+        ctx(late), MEETING, JANE, others=[], interaction=None, busy=[], taken=[]
+    )
+    assert [i.kind for i in result.intents] == [WriteKind.CONTACT]
+    assert [s.code for s in result.skips] == ["past_deadline"]
+
+
+def test_a_late_start_still_places_the_block_in_time() -> None:
+    # The daemon was down; it is now Thursday 9:00, within the 72 h of Tuesday 11:00.
+    now = local(2026, 3, 5, 9)
+    result = plan_first_touch(
+        ctx(now), MEETING, JANE, others=[], interaction=None, busy=[], taken=[]
+    )
+    assert result.block == Interval(now, now + timedelta(minutes=15))
+
+
+def test_first_touch_window_covers_the_deadline_and_the_proposals() -> None:
+    window = first_touch_window(MEETING, AFTER, SCHEDULE)
+    assert window.start <= MEETING.end
+    assert window.end >= MEETING.end + timedelta(hours=72) + timedelta(days=7)
+
+
+# --- cadence --------------------------------------------------------------------------------------
+
+
+def state(email: str = "jane.doe@acme-corp.com", **kw: object) -> PersonState:
+    base = PersonState(
+        email=email,
+        name="Jane Doe",
+        first_met=local(2026, 3, 3, 10),
+        last_meeting_title="Benchmark chat",
+        anchor=local(2026, 3, 3, 11),
+        touches=1,
+        open_touch=False,
+    )
+    return dataclasses.replace(base, **kw)
+
+
+def test_nurture_due_is_three_to_four_weeks_after_the_anchor_and_deterministic() -> None:
+    emails = [f"person{i}@example.org" for i in range(60)]
+    days = []
+    for e in emails:
+        due = nurture_due(state(e), SCHEDULE)
+        assert due is not None
+        days.append((due - state(e).anchor).days)
+    assert all(21 <= d <= 28 for d in days)
+    assert len(set(days)) > 3  # spread, not all on one day
+    assert nurture_due(state(), SCHEDULE) == nurture_due(state(), SCHEDULE)
+
+
+def test_no_nurture_while_a_touch_is_open() -> None:
+    assert nurture_due(state(open_touch=True), SCHEDULE) is None
+
+
+def test_weekly_batch_one_draft_each_and_one_friday_block() -> None:
+    now = local(2026, 3, 30, 8)  # Monday
+    people = [state(), state("bob@roe.example", name="Bob Roe", touches=2)]
+    busy = [Interval(local(2026, 4, 3, 15), local(2026, 4, 3, 16))]  # Friday 15-16 taken
+    intents = plan_nurture(ctx(now), people, busy=busy, taken=[])
+    drafts = [i for i in intents if i.kind is WriteKind.DRAFT]
+    blocks = [i for i in intents if i.kind is WriteKind.BLOCK]
+    assert [(d.person, d.touch) for d in drafts] == [(people[0].email, 1), (people[1].email, 2)]
+    assert drafts[1].key == keys.touch_key("work", "", None, "bob@roe.example", 2, "draft")
+    assert len(blocks) == 1
+    block = blocks[0]
+    assert block.key == keys.weekly_key("work", local(2026, 4, 3))
+    assert block.person == ""
+    payload = block.payload
+    assert isinstance(payload, BlockPayload)
+    assert (payload.start, payload.end) == (local(2026, 4, 3, 16), local(2026, 4, 3, 16, 45))
+    assert "Jane Doe" in payload.description and "Bob Roe" in payload.description
+
+
+def test_weekly_batch_on_a_full_friday_keeps_the_time_and_flags_the_conflict() -> None:
+    now = local(2026, 3, 30, 8)
+    busy = [Interval(local(2026, 4, 3, 8), local(2026, 4, 3, 20))]
+    intents = plan_nurture(ctx(now), [state()], busy=busy, taken=[])
+    payload = next(i.payload for i in intents if i.kind is WriteKind.BLOCK)
+    assert isinstance(payload, BlockPayload)
+    assert payload.conflict and payload.start == local(2026, 4, 3, 15)
+
+
+def test_individual_blocks_when_weekly_batching_is_off() -> None:
+    schedule = ScheduleConfig(weekly_batch=False)
+    now = local(2026, 3, 30, 8)
+    people = [state(), state("bob@roe.example", name="Bob Roe")]
+    intents = plan_nurture(ctx(now, schedule), people, busy=[], taken=[])
+    blocks = [i for i in intents if i.kind is WriteKind.BLOCK]
+    assert [b.person for b in blocks] == [p.email for p in people]
+    spans = []
+    for b in blocks:
+        assert isinstance(b.payload, BlockPayload)
+        spans.append(Interval(b.payload.start, b.payload.end))
+        assert is_working_time(schedule, BERLIN, spans[-1])
+        assert b.key == keys.touch_key("work", "", None, b.person, 1, "block")
+    assert not spans[0].overlaps(spans[1])
+    assert spans[0].start >= now
+
+
+def test_people_with_an_open_touch_are_left_out() -> None:
+    assert plan_nurture(ctx(), [state(open_touch=True)], busy=[], taken=[]) == []
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (local(2026, 3, 27, 8), local(2026, 3, 30, 9, 30)),  # Friday: the coming Monday
+        (local(2026, 3, 30, 9), local(2026, 3, 30, 9, 30)),  # Monday before the weekly time
+        (local(2026, 3, 30, 10, 2), local(2026, 3, 30, 10, 5)),  # later that Monday: now
+        (local(2026, 3, 30, 17, 0), local(2026, 4, 6, 9, 30)),  # too late today: next week
+    ],
+)
+def test_weekly_day_and_time_are_configurable(now: datetime, expected: datetime) -> None:
+    schedule = ScheduleConfig(weekly_day="mon", weekly_time=time(9, 30))
+    intents = plan_nurture(ctx(now, schedule), [state()], busy=[], taken=[])
+    payload = next(i.payload for i in intents if i.kind is WriteKind.BLOCK)
+    assert isinstance(payload, BlockPayload)
+    assert payload.start == expected
