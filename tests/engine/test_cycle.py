@@ -9,7 +9,7 @@ import pytest
 from engine.world import BOB, CHARLES, JANE, ME, T0, World, make_config, meeting, person
 from followup.errors import AuthError, TransientError
 from followup.ledger import WriteState
-from followup.model import WriteKind
+from followup.model import Attendee, Meeting, WriteKind
 from followup.providers.memory import Faults, MemoryProvider
 
 AFTER = T0 + timedelta(hours=1, minutes=15)  # the meeting ended 15 minutes ago
@@ -302,3 +302,42 @@ def test_weekly_nurture_touches_share_one_block(ledger_url: str) -> None:
     assert drafted and drafted <= {JANE.email, BOB.email}
     assert all(email in block.description for email in drafted)
     assert report.written(WriteKind.BLOCK, "created") == 1
+
+
+def test_a_series_first_seen_midway_has_nobody_new_but_a_newcomer_counts(world: World) -> None:
+    def occurrence(week: int, people: list[Attendee]) -> Meeting:
+        start = T0 + timedelta(days=7 * week)
+        return meeting("weekly@acme.example", start, people, recurrence_id=start,
+                       series_start=T0 - timedelta(days=21))
+
+    world.provider.add_meeting(occurrence(0, [JANE]))
+    first = world.cycle(AFTER)
+    assert counts(world) == (0, 0, 0)
+    assert (JANE.email, "recurring_seen") in {(s.email, s.code) for _, s in first.skips}
+
+    world.provider.add_meeting(occurrence(1, [JANE, BOB]))
+    world.cycle(AFTER + timedelta(days=7))
+    assert [c.email for c in world.provider.contacts.values()] == [BOB.email]
+    assert len(world.provider.drafts_to(BOB.email)) == 1
+
+
+def test_one_open_touch_at_a_time_until_its_draft_is_gone(ledger_url: str) -> None:
+    from followup.ledger import Ledger
+
+    provider = MemoryProvider("work", self_addresses=[ME])
+    provider.add_meeting(meeting("m1@acme.example", T0, [JANE]))
+    with Ledger.open(ledger_url) as ledger:
+        world = World(ledger, provider, make_config(weekly_batch=False))
+        world.cycle(AFTER)
+        (first_draft,) = provider.drafts.values()
+        due = T0 + timedelta(days=40)  # well past any cadence: the touch is still open
+        world.cycle(due)
+        assert list(provider.drafts.values()) == [first_draft], "no second touch while open"
+
+        provider.delete(WriteKind.DRAFT, first_draft.remote_id)  # the user decided against it
+        report = world.cycle(due + timedelta(hours=1))
+        state = ledger.person(world.account.name, JANE.email)
+    (nurture,) = provider.drafts.values()
+    assert nurture.key != first_draft.key
+    assert report.written(WriteKind.DRAFT, "created") == 1
+    assert state is not None and state.touches == 2 and state.open_touch
