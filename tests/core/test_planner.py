@@ -255,3 +255,16 @@ def test_weekly_day_and_time_are_configurable(now: datetime, expected: datetime)
     payload = next(i.payload for i in intents if i.kind is WriteKind.BLOCK)
     assert isinstance(payload, BlockPayload)
     assert payload.start == expected
+
+
+def test_weekly_block_waits_for_the_first_touch_that_falls_due() -> None:
+    now = local(2026, 3, 30, 8)  # Monday; Jane's touch is due in about four weeks
+    person = state(anchor=now)
+    due = nurture_due(person, SCHEDULE)
+    assert due is not None
+    intents = plan_nurture(ctx(now), [person], busy=[], taken=[])
+    draft, block = intents
+    assert draft.due == due and block.due == due
+    assert isinstance(block.payload, BlockPayload)
+    assert block.payload.start >= due
+    assert block.payload.start.astimezone(BERLIN).weekday() == 4  # a Friday

@@ -279,17 +279,20 @@ def plan_nurture(
         return []
     intents: list[WriteIntent] = []
     tz = ctx.user.tz
-    when = {s.email: max(ctx.now, nurture_due(s, ctx.schedule) or ctx.now) for s in people}
+    # Each intent is due when the touch is; blocks go no earlier than now.
+    when = {s.email: nurture_due(s, ctx.schedule) or ctx.now for s in people}
     for s in people:
         intents.append(_nurture_draft(ctx, s, when[s.email]))
 
     occupied = [*busy, *taken]
     if ctx.schedule.weekly_batch:
-        day_start = _weekly_slot_day(ctx, ctx.now)
+        # The first weekly day on which a touch is due (the engine usually passes those due now).
+        earliest = max(ctx.now, min(when.values()))
+        day_start = _weekly_slot_day(ctx, earliest)
         weekly_at = datetime.combine(
             day_start.astimezone(tz).date(), ctx.schedule.weekly_time, tzinfo=tz
         ).astimezone(UTC)
-        start_at = max(weekly_at, ctx.now)
+        start_at = max(weekly_at, earliest)
         day_end = datetime.combine(
             day_start.astimezone(tz).date() + timedelta(days=1), time(0, 0), tzinfo=tz
         ).astimezone(UTC)
@@ -320,7 +323,7 @@ def plan_nurture(
         return intents
 
     for s in people:
-        start = when[s.email]
+        start = max(ctx.now, when[s.email])
         minutes = ctx.schedule.block_minutes
         placement = _first_free(
             ctx, start, start + timedelta(days=NURTURE_SEARCH_DAYS), minutes, occupied
