@@ -20,6 +20,10 @@ from followup.core.names import clean_display_name, organization_from_email, par
         ("Seán O'Brien", "Seán", "O'Brien", "Seán"),
         ("Иван Петров", "Иван", "Петров", "Иван"),
         ("Jane", "Jane", None, "Jane"),
+        ("Dr. Jane Doe", "Jane", "Doe", "Jane"),
+        ("Prof Jane Doe", "Jane", "Doe", "Jane"),
+        ("Jane Doe (Acme)", "Jane", "Doe", "Jane"),
+        ("Doe, Jane [External]", "Jane", "Doe", "Jane"),
     ],
 )
 def test_reliable_names_are_split_and_greeted_by_first_name(

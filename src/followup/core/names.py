@@ -42,6 +42,9 @@ _ORG_WORDS = _wordset(
 _SUFFIXES = _wordset(
     "phd ph.d. md m.d. mba cpa esq esq. jr jr. sr sr. ii iii iv pe dds rn msc bsc ma ba"
 )
+# Titles before a name: greet "Hello Jane," for "Dr. Jane Doe", never "Hello Dr.,".
+_HONORIFICS = _wordset("dr prof mr mrs ms mx miss sir dame herr frau mme mlle m sr sra")
+_PARENS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 _INITIAL = re.compile(r"^\w\.?$|^(\w\.){2,}$")
 
 
@@ -129,7 +132,15 @@ def parse_name(raw: str | None) -> PersonName:
         keep = None if "@" in display else display
         return PersonName(keep, None, None, None)
 
-    parts = [p.strip() for p in display.split(",")]
+    # "Jane Doe (Acme)", "Dr. Jane Doe": the parenthetical and the title are not names.
+    core = _SPACES.sub(" ", _PARENS.sub(" ", display)).strip()
+    words = core.split(" ")
+    while len(words) > 1 and words[0].lower().rstrip(".") in _HONORIFICS:
+        words.pop(0)
+    core = " ".join(words)
+    if not core:
+        return PersonName(display, None, None, None)
+    parts = [p.strip() for p in core.split(",")]
     while len(parts) > 1 and parts[-1].lower() in _SUFFIXES:
         parts.pop()
     if len(parts) > 2 or any(not p for p in parts):
