@@ -90,6 +90,9 @@ def parse_calendar(
         except Exception as e:  # icalendar raises ValueError, and worse on garbage
             _skip(result, source, None, f"not an iCalendar file ({_short(e)})")
             components = []
+        else:
+            if not components:
+                _skip(result, source, None, "no calendar in it")
         for component in components:
             cal = component if component.name == "VCALENDAR" else _wrap(component)
             try:
@@ -353,7 +356,12 @@ def _int(value: object) -> int:
 
 
 _PARTSTAT = {p.value.upper(): p for p in PartStat}
-_ROLE = {r.value.upper(): r for r in Role}
+_ROLE = {
+    "CHAIR": Role.CHAIR,
+    "REQ-PARTICIPANT": Role.REQUIRED,
+    "OPT-PARTICIPANT": Role.OPTIONAL,
+    "NON-PARTICIPANT": Role.NON_PARTICIPANT,
+}
 _CUTYPE = {c.value.upper(): c for c in CUType}
 
 

@@ -1,0 +1,138 @@
+"""parse_invitation_mail on the calmailproc corpus: what each scenario's test-*.md expects."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from followup.ical import ParsedCalendar, merge_versions, parse_invitation_mail
+from followup.model import Meeting, MeetingStatus
+
+from .conftest import BERLIN, MAILS, window
+
+WINDOW = window("2015-01-01", "2030-01-01")
+
+
+def mail(name: str) -> ParsedCalendar:
+    return parse_invitation_mail((MAILS / f"{name}.eml").read_bytes(), source=name,
+                                 window=WINDOW, default_tz=BERLIN)
+
+
+def final_state(*names: str) -> dict[datetime, Meeting]:
+    """The merged state after reading `names` (order must not matter)."""
+    return {m.occurrence: m for m, _ in merge_versions(mail(n) for n in names)}
+
+
+@pytest.mark.parametrize("path", sorted(MAILS.glob("*.eml")), ids=lambda p: p.stem)
+def test_every_corpus_mail_parses_without_crashing(path) -> None:  # type: ignore[no-untyped-def]
+    parsed = parse_invitation_mail(path.read_bytes(), source=path.name, window=WINDOW,
+                                   default_tz=BERLIN)
+    for m in parsed.meetings:
+        assert m.start.tzinfo is not None and m.end >= m.start
+        assert m.uid in parsed.uids
+
+
+def test_mail_without_calendar() -> None:
+    parsed = mail("test-0")
+    assert (parsed.meetings, parsed.uids, parsed.errors) == ([], set(), [])
+
+
+def test_exchange_request_then_cancel() -> None:
+    [created] = mail("test-01-1").meetings
+    assert created.title == "Test Event 1" and created.status is MeetingStatus.CONFIRMED
+    assert created.start == datetime(2025, 3, 10, 14, tzinfo=BERLIN)  # W. Europe Standard Time
+    assert created.organizer is not None
+    assert created.organizer.email == "markus.brechtel@uk-koeln.de"
+    assert [a.email for a in created.attendees] == ["brechtel@med.uni-frankfurt.de"]
+    for order in itertools.permutations(["test-01-1", "test-01-2"]):
+        [final] = final_state(*order).values()
+        assert final.status is MeetingStatus.CANCELLED and final.sequence == 1
+
+
+def test_recurring_series_with_a_moved_and_a_cancelled_occurrence() -> None:
+    for order in itertools.permutations(["test-03-1", "test-03-2", "test-03-3"]):
+        state = final_state(*order)
+        moved = state[datetime(2025, 3, 20, 15, tzinfo=BERLIN)]
+        assert moved.start == datetime(2025, 3, 20, 11, tzinfo=BERLIN)
+        cancelled = state[datetime(2025, 3, 27, 15, tzinfo=BERLIN)]
+        assert cancelled.status is MeetingStatus.CANCELLED
+        usual = state[datetime(2025, 4, 3, 15, tzinfo=BERLIN)]
+        assert usual.status is MeetingStatus.CONFIRMED and usual.start.hour == 15
+        assert len(state) == 25  # weekly on Thursdays, 13 March to 28 August
+
+
+def test_replies_are_not_meetings() -> None:
+    for name in ("test-05-2", "test-06-2"):
+        parsed = mail(name)
+        assert parsed.method == "REPLY"
+        assert parsed.meetings == [] and parsed.uids == set()
+
+
+def test_the_same_calendar_twice_in_one_mail_is_one_meeting() -> None:
+    for name in ("test-08", "test-09"):
+        assert len(mail(name).meetings) == 1
+
+
+def test_forwarded_invitation() -> None:
+    [m] = mail("test-09").meetings
+    assert m.title == "Test 9"
+    assert [(a.name, a.email) for a in m.attendees] == [
+        ("Ludwig Montag", "ludwig.montag@med.uni-frankfurt.de")]
+
+
+def test_inline_calendar_body_with_zoom_link_and_windows_zone() -> None:
+    [m] = mail("test-10").meetings
+    assert m.start == datetime(2025, 4, 17, 14, tzinfo=BERLIN)
+    assert m.conference_url == "https://uni-frankfurt.zoom-x.de/j/3029758878?omn=63051536587"
+
+
+def test_outlook_cancel_without_a_new_sequence_wins_by_dtstamp() -> None:
+    for order in itertools.permutations(["test-11-1", "test-11-2"]):
+        [final] = final_state(*order).values()
+        assert final.status is MeetingStatus.CANCELLED
+
+
+def test_octet_stream_attachment_and_a_mangled_organizer() -> None:
+    [m] = mail("test-14").meetings
+    assert m.start == datetime(2023, 9, 29, 16, 50, tzinfo=BERLIN)
+    assert m.organizer is not None and m.organizer.email == "webmaster@trenitalia.it"
+
+
+def test_iso_formatted_times_from_deutsche_bahn_are_accepted() -> None:
+    [m] = mail("test-16-1").meetings
+    assert m.start == datetime(2023, 7, 1, 12, 57, tzinfo=BERLIN)
+    assert m.end == datetime(2023, 7, 1, 14, 46, tzinfo=BERLIN)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_instance_updates_survive_a_later_master_in_any_order(seed: int) -> None:
+    names = [f"test-17-{i}" for i in range(8)]
+    import random
+
+    random.Random(seed).shuffle(names)
+    state = final_state(*names)
+    at = lambda d, h=15: datetime(2025, 5, d, h, tzinfo=BERLIN)  # noqa: E731
+    assert state[at(16)].start == at(15, 14)  # moved to Thursday 14:00 (sequence 7)
+    assert state[at(9)].start == datetime(2025, 5, 7, 15, tzinfo=BERLIN)  # moved (sequence 6)
+    assert state[at(23)].status is MeetingStatus.CANCELLED
+    assert state[datetime(2025, 6, 6, 15, tzinfo=BERLIN)].status is MeetingStatus.CANCELLED
+    assert state[at(30)].status is MeetingStatus.CONFIRMED and state[at(30)].sequence == 5
+
+
+def test_instance_before_its_series() -> None:
+    utc = ZoneInfo("UTC")
+    for order in itertools.permutations(["test-18-0", "test-18-1"]):
+        state = final_state(*order)
+        assert len(state) == 10
+        moved = state[datetime(2025, 10, 3, 10, tzinfo=utc)]
+        assert moved.start == datetime(2025, 10, 3, 11, tzinfo=utc)
+        assert all(m.is_recurring for m in state.values())
+
+
+def test_not_a_mail_at_all() -> None:
+    parsed = parse_invitation_mail(b"\x00\x01garbage", source="x", window=WINDOW,
+                                   default_tz=BERLIN)
+    assert parsed.meetings == []
