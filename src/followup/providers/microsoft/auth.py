@@ -162,7 +162,7 @@ class MsalTokens:
         self._lock = threading.Lock()
         self.store = CacheStore(cfg, self._files)
         settings = app_settings(cfg, self._files)
-        accounts = self.store.cache.find(msal.TokenCache.CredentialType.ACCOUNT)
+        accounts = list(self.store.cache.search(msal.TokenCache.CredentialType.ACCOUNT))
         if settings is None or not accounts:
             raise AuthError(
                 f"Microsoft account {cfg.name!r} is not connected: run "
