@@ -247,7 +247,7 @@ class Daemon:
                 progress.finish()
         except AuthError as e:
             self._accounts.pop(name, None)
-            self._failed(acfg, f"needs reconnecting: {e}", reconnect=True)
+            self._failed(acfg, str(e), reconnect=True)
             bound.error(
                 "account needs reconnecting; other accounts go on", error=str(e),
                 fix=f"followup connect {acfg.kind} --account {name}",

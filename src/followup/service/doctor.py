@@ -98,7 +98,7 @@ def check_credentials(config: Config) -> Iterator[Check]:
         else:
             yield Check(Verdict.FAIL, f"{name}: credentials unreadable: {info.message}",
                         f"remove {info.path or 'the token file'} and run {connect}")
-        missing = _missing_scopes(acfg, info.scopes)
+        missing = _missing_scopes(acfg, info.scopes) if info.state in ("ok", "expiring") else []
         if missing:
             yield Check(Verdict.FAIL, f"{name}: scopes not granted: {', '.join(missing)}",
                         f"{connect} and grant every permission asked")

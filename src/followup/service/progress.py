@@ -59,5 +59,9 @@ class Progress:
     def _draw(self) -> None:
         filled = self.done * BAR_WIDTH // self.total
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        self.stream.write(f"\r{self.account}: first sync [{bar}] {self.done}/{self.total} writes")
+        # Clear the line, draw, and put the cursor back at its start: a log line printed
+        # meanwhile overwrites the bar instead of being glued to its end; the next redraw
+        # puts it back below.
+        self.stream.write(
+            f"\x1b[K{self.account}: first sync [{bar}] {self.done}/{self.total} writes\r")
         self.stream.flush()
