@@ -190,6 +190,8 @@ def test_an_auth_error_stops_that_account_only(world: World) -> None:
     with pytest.raises(AuthError):
         world.cycle(AFTER, account=broken.account())
     assert len(broken.contacts) == 1 and broken.drafts == {}, "stopped at the failing write"
+    waiting = world.ledger.writes("work", states=[WriteState.PENDING])
+    assert len(waiting) == 5 and not any(r.last_error for r in waiting)
     world.cycle(AFTER, account=other.account())
     assert (len(other.contacts), len(other.drafts), len(other.live_blocks())) == (2, 2, 2)
 

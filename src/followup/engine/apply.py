@@ -6,7 +6,7 @@ For each pending write, in the ledger's order (contacts, then drafts, then block
 2. ``target.ensure(key, payload, recovering=attempts > 1)`` writes the object with its key;
 3. ``ledger.finish(key, result)`` records the outcome and remote id, and commits.
 
-A crash between 1 and 3 leaves the row pending with ``attempts > 1`` for next time, so the
+A crash between 1 and 3 leaves the row pending, and its next attempt has ``attempts > 1``, so the
 provider looks the key up before writing again: the object exists once, whatever happened to
 the process or to the response. A failed call is recorded with ``ledger.fail`` and a retry
 time (the ledger gives a write up after its max_attempts); an AuthError ends the account's
@@ -37,7 +37,7 @@ import structlog
 from followup import metrics
 from followup.errors import AuthError, InputError, ProviderError, TransientError
 from followup.ledger import Ledger
-from followup.ledger.rows import LedgerError, WriteRow
+from followup.ledger.rows import WriteNotPendingError, WriteRow
 from followup.model import BlockPayload, ContactPayload, DraftPayload, WriteKind, WriteResult
 from followup.protocols import Account
 
@@ -132,8 +132,8 @@ def apply_pending(
     """Apply every write of `account` that is due at `now`, each exactly once.
 
     `stop()` is checked between writes: the write in flight is finished, the rest stays
-    pending. Raises AuthError (after recording it on the write) when the account needs
-    reconnecting; every other provider error is recorded on its write and retried later.
+    pending. Raises AuthError when the account needs reconnecting (the write stays pending);
+    every other error is recorded on its write, which is retried later.
     """
     report = ApplyReport()
     for pending in ledger.pending(account.name, now):
@@ -142,14 +142,16 @@ def apply_pending(
             break
         try:
             row = ledger.begin_attempt(pending.key)
-        except LedgerError as e:  # another process got there first
+        except WriteNotPendingError as e:  # another process got there first
             log.info("write.skipped", key=pending.key, reason=str(e))
             continue
         _passing("before_write", row, hooks)
         try:
             result = _ensure(account, row, recovering=row.attempts > 1)
-        except AuthError as e:
-            ledger.fail(row.key, f"needs reconnect: {e}", now)  # not the write's fault
+        except AuthError:
+            # Not the write's fault, so not recorded as a failure (that would use up its
+            # attempts): it stays pending, and is looked up first once the account is back.
+            log.warning("write.needs_reconnect", key=row.key, kind=row.kind.value)
             raise
         except Exception as e:  # one bad write (even a provider bug) must not stop the others
             _record_failure(ledger, row, e, now, report)

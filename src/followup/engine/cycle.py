@@ -102,7 +102,7 @@ def run_cycle(
         report.errors.extend(applied.errors)
         report.stopped = applied.stopped
     report.next_due = cycle.next_due()
-    log.info(
+    log.debug(
         "cycle.done", account=account.name, dry_run=dry_run, synced=report.meetings_synced,
         processed=report.meetings_processed, intents=len(report.intents),
         writes=sum(report.writes.values()), errors=len(report.errors),
