@@ -38,6 +38,7 @@ class FakeAuthority:
         self.grants: list[str] = []  # grant types asked for, in order
         self.refresh_tokens: list[str] = []
         self.access_tokens: list[str] = []
+        self.device_scope = ""
         self.server = Server(self._handler(), ca)
         self.url = self.server.url
 
@@ -76,7 +77,8 @@ class FakeAuthority:
                                  "error_description": "AADSTS50076: MFA required"}
             elif grant != "urn:ietf:params:oauth:grant-type:device_code":
                 return 400, {"error": "unsupported_grant_type"}
-            return 200, self._issue(form.get("client_id", ""), form.get("scope", ""))
+            scope = form.get("scope") or self.device_scope  # AAD answers with what it granted
+            return 200, self._issue(form.get("client_id", ""), scope)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         authority = self
@@ -109,6 +111,7 @@ class FakeAuthority:
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 path = self.path.split("?")[0]
                 if path.endswith("/oauth2/v2.0/devicecode"):
+                    authority.device_scope = form.get("scope", "")
                     self._send(200, {
                         "device_code": "dc-" + secrets.token_hex(8), "user_code": "FAKE-CODE",
                         "verification_uri": "https://microsoft.com/devicelogin",

@@ -337,7 +337,7 @@ class FakeGraph:
 
     def _delta(self, q: dict[str, str], body: Any) -> Reply:
         if "$skiptoken" in q:
-            items, delta_token, headers = self.skip.pop(q["$skiptoken"])
+            items, delta_token, _headers = self.skip.pop(q["$skiptoken"])
             return self._delta_page(items, delta_token)
         if "$deltatoken" in q:
             token = q["$deltatoken"]

@@ -1,0 +1,141 @@
+"""Sign-in with the real msal against the local HTTPS authority."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from datetime import UTC, datetime
+
+import pytest
+from structlog.testing import capture_logs
+
+from followup.errors import AuthError
+from followup.model import DraftPayload
+from followup.providers import token_path
+from followup.providers.microsoft import (
+    connect_microsoft,
+    microsoft_credential_info,
+    open_microsoft_account,
+)
+
+from .conftest import MsWorld
+
+
+def _mode(path: object) -> int:
+    return stat.S_IMODE(os.stat(str(path)).st_mode)
+
+
+SINCE = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def _touch_graph(ms: MsWorld) -> None:
+    """One Graph call through a freshly opened account, as a new process would make."""
+    ms.open().mail.last_interactions(["x@example.org"], since=SINCE)
+
+
+def test_device_code_connect_stores_a_private_cache(ms: MsWorld) -> None:
+    out = ms.connect()
+    assert "FAKE-CODE" in out  # the device code instructions reach the user
+    assert "me@contoso.example" in out
+    cache = token_path(ms.config, "work", ".msal.json")
+    assert _mode(cache) == 0o600
+    assert _mode(cache.parent) == 0o700
+    assert ms.authority.grants == ["urn:ietf:params:oauth:grant-type:device_code"]
+    info = microsoft_credential_info(ms.cfg, ms.config)
+    assert info.state == "ok"
+    assert "Calendars.ReadWrite" in " ".join(info.scopes)
+
+
+def test_the_configured_ca_bundle_beats_requests_ca_bundle(ms: MsWorld) -> None:
+    # The fixture points REQUESTS_CA_BUNDLE at a file that does not exist; requests would
+    # use it instead of msal's verify= if the session did not pin the configured bundle.
+    assert not os.path.exists(os.environ["REQUESTS_CA_BUNDLE"])
+    ms.connect()
+    _touch_graph(ms)
+
+
+def test_not_connected_is_an_auth_error_with_the_command_to_run(ms: MsWorld) -> None:
+    assert microsoft_credential_info(ms.cfg, ms.config).state == "missing"
+    with pytest.raises(AuthError, match="followup connect microsoft --account work"):
+        open_microsoft_account(ms.cfg, ms.config)
+
+
+def test_no_client_id_explains_how_to_register(ms: MsWorld) -> None:
+    cfg = ms.cfg.model_copy(update={"client_id": None})
+    out = io.StringIO()
+    assert connect_microsoft(cfg, ms.config, tenant=None, client_id=None, browser=False,
+                             out=out) == 2
+    assert "--client-id" in out.getvalue()
+
+
+def test_client_id_given_at_connect_is_remembered(ms: MsWorld) -> None:
+    cfg = ms.cfg.model_copy(update={"client_id": None})
+    assert connect_microsoft(cfg, ms.config, tenant="consumers", client_id="abc-123",
+                             browser=False, out=io.StringIO()) == 0
+    account = open_microsoft_account(cfg, ms.config, sleep=ms.sleeps.append)
+    assert account.mail.last_interactions(["x@example.org"], since=SINCE) == {}
+
+
+def test_expired_access_token_is_refreshed_silently_from_the_persisted_cache(
+    ms: MsWorld,
+) -> None:
+    ms.authority.expires_in = 60  # msal treats tokens with < 5 min left as expired
+    ms.connect()
+    cache = token_path(ms.config, "work", ".msal.json")
+    before = cache.read_text()
+    _touch_graph(ms)  # a new process: the cache is read from disk
+    assert ms.authority.grants[-1] == "refresh_token"
+    assert cache.read_text() != before  # the new tokens were saved
+    assert _mode(cache) == 0o600
+
+
+def test_revoked_grant_is_needs_reconnect_not_a_crash(ms: MsWorld) -> None:
+    ms.authority.expires_in = 60
+    ms.connect()
+    ms.authority.revoke_all()
+    account = ms.open()
+    with pytest.raises(AuthError, match="needs reconnect"):
+        account.mail.last_interactions(["x@example.org"], since=SINCE)
+    info = microsoft_credential_info(ms.cfg, ms.config)
+    assert info.state == "needs_reconnect"
+    assert "followup connect microsoft" in info.message
+    # Reconnecting clears it.
+    ms.authority.expires_in = 3600
+    ms.connect()
+    assert microsoft_credential_info(ms.cfg, ms.config).state == "ok"
+    _touch_graph(ms)
+
+
+def test_interaction_required_is_needs_reconnect(ms: MsWorld) -> None:
+    ms.authority.expires_in = 60
+    ms.connect()
+    ms.authority.interaction_required = True
+    with pytest.raises(AuthError, match="interaction_required"):
+        _touch_graph(ms)
+
+
+def test_graph_401_refreshes_once_then_succeeds(ms: MsWorld) -> None:
+    ms.connect()
+    ms.graph.tokens.clear()  # Graph no longer accepts the cached access token
+    _touch_graph(ms)
+    assert ms.authority.grants[-1] == "refresh_token"
+
+
+def test_tokens_and_bodies_never_reach_the_logs(ms: MsWorld) -> None:
+    ms.authority.expires_in = 60
+    with capture_logs() as logs:
+        ms.connect()
+        account = ms.open()
+        ms.graph.fail("POST", "/me/messages", "429")
+        account.drafts.ensure("k" * 32, DraftPayload(
+            to=((None, "jane@example.org"),), subject="Hello",
+            body="SECRET-BODY-TEXT about the pilot", message_id="<k@followup.invalid>"),
+            recovering=False)
+        ms.graph.tokens.clear()
+        account.mail.last_interactions(["x@example.org"], since=SINCE)
+    text = repr(logs)
+    assert logs  # something was logged (the retry, at least)
+    for secret in [*ms.authority.access_tokens, *ms.authority.refresh_tokens,
+                   "SECRET-BODY-TEXT"]:
+        assert secret not in text
