@@ -96,7 +96,7 @@ def run_cycle(
     cycle.first_touches()
     cycle.nurture()
     report = cycle.report
-    if not dry_run and not stop():
+    if not dry_run:
         applied = apply_pending(ledger, account, now, stop=stop, hooks=hooks)
         report.writes.update(applied.outcomes)
         report.errors.extend(applied.errors)
