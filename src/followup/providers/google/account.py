@@ -1,0 +1,69 @@
+"""Assemble one Google account: credentials, transport, services, sources and targets."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from followup.config import Config, GoogleAccount
+from followup.protocols import Account, CredentialInfo, MeetingSource
+from followup.providers.google.calendar import CalendarBlocks, CalendarSource, FreeBusy
+from followup.providers.google.calls import Caller
+from followup.providers.google.client import GoogleClient
+from followup.providers.google.credentials import StoredCredentials, credential_info
+from followup.providers.google.gmail import GmailDrafts, GmailHistory, InvitationSource
+from followup.providers.google.people import GoogleContacts
+from followup.providers.google.services import Services
+from followup.providers.google.transport import SessionHttp
+
+
+def system_clock() -> datetime:
+    """The Date header of drafts: the daemon's clock unless a test passes its own."""
+    return datetime.now(UTC)
+
+
+def open_google_account(
+    cfg: GoogleAccount,
+    config: Config,
+    *,
+    clock: Callable[[], datetime] = system_clock,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Account:
+    """The Account for a connected Google account. No network call; AuthError when the
+    account is not connected or Google refused its grant before."""
+    stored = StoredCredentials.load(cfg, config)
+    http = SessionHttp.for_credentials(
+        stored.credentials,
+        timeout=cfg.request_timeout,
+        on_token_change=stored.persist,
+        on_refused=stored.mark_refused,
+    )
+    client = GoogleClient(
+        cfg=cfg,
+        config=config,
+        caller=Caller(http, max_attempts=cfg.max_attempts, sleep=sleep),
+        api=Services.build(cfg, http),
+    )
+    blocks = CalendarBlocks(client)
+    sources: list[MeetingSource] = [CalendarSource(client, cid) for cid in cfg.calendars]
+    sources.append(InvitationSource(client))
+    return Account(
+        name=cfg.name,
+        kind="google",
+        sources=sources,
+        availability=FreeBusy(client, blocks),
+        mail=GmailHistory(client),
+        contacts=GoogleContacts(client),
+        drafts=GmailDrafts(client, clock),
+        blocks=blocks,
+        self_addresses=tuple(config.user.addresses),
+        where_drafts_are="your Gmail Drafts",
+    )
+
+
+def google_credential_info(
+    cfg: GoogleAccount, config: Config, *, now: datetime | None = None
+) -> CredentialInfo:
+    """The stored grant's state for `followup status`/`doctor`; no network call."""
+    return credential_info(cfg, config, now or datetime.now(UTC))
