@@ -109,6 +109,7 @@ def test_five_thousand_attendees_do_not_take_long_or_crash() -> None:
         (Attendee("mailer-daemon@acme.com"), "machine"),
         (Attendee("tom@acme.com", partstat=PartStat.DECLINED), "declined"),
         (Attendee("not-an-address"), "invalid_email"),
+        (Attendee("", "Nameless"), "invalid_email"),
         (Attendee("two@@ats.com"), "invalid_email"),
         (Attendee("jane doe@acme.com"), "invalid_email"),
         (Attendee("jane@localhost"), "invalid_email"),

@@ -211,6 +211,7 @@ def triage(
         if not is_valid_email(address):
             # Report the raw value, flattened, so a broken address is visible but harmless.
             shown = "".join(ch if ch.isprintable() else " " for ch in person.email)[:254]
+            shown = shown.strip() or "(no address)"  # "" would mean the whole meeting
             skips.append(Skip(shown, INVALID_EMAIL, "Not a valid email address."))
             continue
         mailbox = canonical_email(address)
