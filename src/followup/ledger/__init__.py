@@ -1,6 +1,6 @@
 """The ledger: durable memory of meetings seen and writes made, so each write happens once.
 
-    ledger = Ledger.open("sqlite:////home/me/.local/state/followup/ledger.db")
+ledger = Ledger.open("sqlite:////home/me/.local/state/followup/ledger.db")
 """
 
 from followup.ledger.rows import (

@@ -183,9 +183,7 @@ class Ledger:
             if changes.full:
                 stored = conn.execute(select(t.c.uid, t.c.occurrence).where(this_source))
                 stale = [
-                    {"b_uid": uid, "b_occ": occ}
-                    for uid, occ in stored
-                    if (uid, occ) not in latest
+                    {"b_uid": uid, "b_occ": occ} for uid, occ in stored if (uid, occ) not in latest
                 ]
                 if stale:
                     conn.execute(by_uid.where(t.c.occurrence == bindparam("b_occ")), stale)
@@ -429,9 +427,7 @@ class Ledger:
             if self._get_write(conn, key).state is WriteState.FAILED:
                 log.warning("write given up", key=key, error=error[:200])
 
-    def writes(
-        self, account: str, states: Collection[WriteState] | None = None
-    ) -> list[WriteRow]:
+    def writes(self, account: str, states: Collection[WriteState] | None = None) -> list[WriteRow]:
         """The account's writes, oldest first, optionally only those in `states`."""
         t = schema.writes
         query = select(t).where(t.c.account == account).order_by(t.c.created_at, t.c.key)

@@ -125,7 +125,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Dropping a table drops its indexes too.
     for table in (
-        "accounts", "writes", "people", "series_members", "series", "processed", "meetings",
+        "accounts",
+        "writes",
+        "people",
+        "series_members",
+        "series",
+        "processed",
+        "meetings",
         "cursors",
     ):
         op.drop_table(table)

@@ -1,0 +1,58 @@
+"""Fixtures shared by every test package.
+
+`ledger_url`: a fresh, empty ledger database, once on SQLite and once on PostgreSQL
+(localhost:5432, db `test`, user postgres, a schema of its own per test). Without a reachable
+PostgreSQL the postgres case skips, except in CI (env CI=true), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+POSTGRES_URL = os.environ.get(
+    "FOLLOWUP_TEST_POSTGRES", "postgresql+psycopg://postgres@localhost:5432/test"
+)
+
+
+def _admin_conninfo() -> str:
+    # psycopg wants a libpq URL, without SQLAlchemy's "+psycopg" driver suffix.
+    return make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a brand-new schema, dropped afterwards."""
+    try:
+        admin = psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    with admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        try:
+            url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+            yield url.render_as_string(hide_password=False)
+        finally:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file in a directory that does not exist yet (the ledger creates it)."""
+    return f"sqlite:///{tmp_path / 'state' / 'ledger.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
