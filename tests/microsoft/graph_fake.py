@@ -84,6 +84,7 @@ class FakeGraph:
         self.fault_rate = 0.0
         self.log: list[tuple[str, str]] = []  # (method, path) of every HTTP request
         self.routes: Counter[str] = Counter()  # route names of every request, batch items too
+        self.injected: Counter[str] = Counter()  # faults injected, by kind
         self._n = 0
         self.server = Server(self._handler(), ca)
         self.url = self.server.url + "/v1.0"
@@ -230,6 +231,8 @@ class FakeGraph:
         if if_match:
             q["_if_match"] = if_match
         fault = self._fault_for(method, path, in_batch=in_batch)
+        if fault is not None:
+            self.injected[fault.kind] += 1
         if fault is not None and fault.kind in ("429", "503"):
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             code = "TooManyRequests" if fault.kind == "429" else "ServiceUnavailable"
