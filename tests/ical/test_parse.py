@@ -22,7 +22,8 @@ def parse_text(text: str, tz: ZoneInfo = BERLIN, win=WIDE):  # type: ignore[no-u
 
 def vcal(*events: str, header: str = "") -> str:
     body = "".join(f"BEGIN:VEVENT\r\n{e.strip()}\r\nEND:VEVENT\r\n" for e in events)
-    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{header}{body}END:VCALENDAR\r\n"
+    head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+    return f"{head}{header}{body}END:VCALENDAR\r\n"
 
 
 def test_google_weekly_series_honours_exdate_and_reads_attendees() -> None:
