@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from followup import __version__
 from followup.config import Config, ConfigError, default_config_path, load_config
@@ -22,54 +22,73 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+def _common_options(p: argparse.ArgumentParser, *, default: object) -> None:
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=default,
+        help="config file (default: $FOLLOWUP_CONFIG, else the XDG config dir's followup.toml)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="info" if default is None else default,
+        choices=["debug", "info", "warning", "error"],
+    )
+    p.add_argument(
+        "--log-format",
+        default="auto" if default is None else default,
+        choices=["auto", "json", "console"],
+        help="log format on stderr (auto: readable on a terminal, JSON otherwise)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="followup",
         description="Drafts your follow-ups after every meeting. It never sends anything.",
     )
     p.add_argument("--version", action="version", version=f"followup {__version__}")
-    p.add_argument(
-        "--config",
-        type=Path,
-        help="config file (default: $FOLLOWUP_CONFIG, else the XDG config dir's followup.toml)",
-    )
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    p.add_argument(
-        "--log-format", default="auto", choices=["auto", "json", "console"],
-        help="log format on stderr (auto: readable on a terminal, JSON otherwise)",
-    )
+    _common_options(p, default=None)
+    # The same options after the command too (`followup run --once --config FILE`): there
+    # they default to SUPPRESS so they do not overwrite a value given before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, default=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the daemon (or one cycle with --once)")
+    def command(name: str, text: str, into: Any = sub) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = into.add_parser(name, parents=[common], help=text)
+        return parser
+
+    run = command("run", "run the daemon (or one cycle with --once)")
     run.add_argument("--once", action="store_true", help="run one cycle and exit")
     run.add_argument("--dry-run", action="store_true", help="plan and print, write nothing")
 
-    sub.add_parser("plan", help="show what the next cycle would do, with skip reasons")
+    command("plan", "show what the next cycle would do, with skip reasons")
 
-    status = sub.add_parser("status", help="accounts, tokens, last sync, pending touches")
+    status = command("status", "accounts, tokens, last sync, pending touches")
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
-    undo = sub.add_parser("undo", help="remove everything followup created, by key")
+    undo = command("undo", "remove everything followup created, by key")
     undo.add_argument("--account", help="only this account")
     undo.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
-    sub.add_parser("doctor", help="check config, permissions, tokens, clock and ledger")
+    command("doctor", "check config, permissions, tokens, clock and ledger")
 
-    demo = sub.add_parser("demo", help="build a demo workspace on local files and run a cycle")
+    demo = command("demo", "build a demo workspace on local files and run a cycle")
     demo.add_argument(
         "--workdir", type=Path, default=Path("followup-demo"),
         help="where to build it (default: ./followup-demo; re-created if it is a demo)",
     )
     demo.add_argument("--timezone", help="the demo user's time zone (default: this machine's)")
 
-    connect = sub.add_parser("connect", help="connect an account once (OAuth)")
+    connect = command("connect", "connect an account once (OAuth)")
     csub = connect.add_subparsers(dest="provider", required=True, metavar="PROVIDER")
-    g = csub.add_parser("google", help="Google Workspace / Gmail")
+    g = command("google", "Google Workspace / Gmail", csub)
     g.add_argument("--account", help="account name in the config (default: the only one)")
     g.add_argument("--client-secrets", type=Path, help="your Desktop OAuth client JSON")
     g.add_argument("--no-browser", action="store_true", help="print the URL, open nothing")
     g.add_argument("--import-token", type=Path, help="adopt an authorized-user token JSON")
-    m = csub.add_parser("microsoft", help="Microsoft 365 / Outlook")
+    m = command("microsoft", "Microsoft 365 / Outlook", csub)
     m.add_argument("--account", help="account name in the config (default: the only one)")
     m.add_argument("--tenant", help="tenant id or domain (default: from config, else common)")
     m.add_argument("--client-id", help="application (client) id of your app registration")

@@ -198,7 +198,8 @@ def _meetings(now: datetime) -> dict[str, Calendar]:
         [Person("Sal Esperson", "sal@vendor.example")],
         status="CANCELLED",
     )
-    first_mentoring = _at(today - timedelta(weeks=5), 8)
+    # A series that began weeks ago: its occurrence yesterday is not meeting anyone new.
+    first_mentoring = _at(yesterday - timedelta(weeks=5), 8)
     cals["mentoring"] = make_event(
         "demo-mentoring@analytical-engines.example",
         "Weekly mentoring with Alan",
