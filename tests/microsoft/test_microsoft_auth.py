@@ -6,6 +6,7 @@ import io
 import os
 import stat
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
@@ -22,8 +23,8 @@ from followup.providers.microsoft import (
 from .conftest import MsWorld
 
 
-def _mode(path: object) -> int:
-    return stat.S_IMODE(os.stat(str(path)).st_mode)
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 SINCE = datetime(2025, 3, 1, tzinfo=UTC)
@@ -50,7 +51,7 @@ def test_device_code_connect_stores_a_private_cache(ms: MsWorld) -> None:
 def test_the_configured_ca_bundle_beats_requests_ca_bundle(ms: MsWorld) -> None:
     # The fixture points REQUESTS_CA_BUNDLE at a file that does not exist; requests would
     # use it instead of msal's verify= if the session did not pin the configured bundle.
-    assert not os.path.exists(os.environ["REQUESTS_CA_BUNDLE"])
+    assert not Path(os.environ["REQUESTS_CA_BUNDLE"]).exists()
     ms.connect()
     _touch_graph(ms)
 

@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 # are invited weeks ahead.
 FIRST_LOOKBACK = timedelta(days=30)
 MAX_MESSAGES = 500  # per poll
+OVERLAP = timedelta(minutes=5)
 _REQUEST_TYPES = ("#microsoft.graph.eventMessageRequest", "#microsoft.graph.eventMessage")
 _CALENDAR_TYPES = frozenset({"text/calendar", "application/ics"})
 
@@ -45,10 +46,12 @@ class GraphInvitationSource:
         return "invitations"
 
     def changes(self, cursor: str | None, window: Interval) -> CalendarChanges:
-        since = _since(cursor)
+        since, seen = _load(cursor)
         full = since is None
-        start = window.start - FIRST_LOOKBACK if since is None else since - timedelta(minutes=5)
-        messages = self._graph.pages(
+        # A little overlap, for mail delivered late with an earlier receivedDateTime; the ids
+        # already read in that overlap are in the cursor and are not read again.
+        start = window.start - FIRST_LOOKBACK if since is None else since - OVERLAP
+        listed = self._graph.pages(
             "/me/mailFolders/inbox/messages",
             endpoint="messages.inbox",
             params={"$filter": f"receivedDateTime ge {graph_time(start)}Z",
@@ -56,11 +59,11 @@ class GraphInvitationSource:
                     "$orderby": "receivedDateTime asc", "$top": "50"},
             limit=MAX_MESSAGES,
         )
-        newest = since
-        for m in messages:
-            at = parse_offset_datetime(m.get("receivedDateTime"))
-            if at is not None and (newest is None or at > newest):
-                newest = at
+        messages = [m for m in listed if str(m.get("id")) not in seen]
+        received = {str(m.get("id")): parse_offset_datetime(m.get("receivedDateTime"))
+                    for m in listed}
+        newest = max([t for t in received.values() if t is not None] +
+                     ([since] if since else []), default=None)
         changes = CalendarChanges(full=full)
         ids = self._with_calendar_data(messages)
         meetings: dict[tuple[str, datetime], Meeting] = {}
@@ -74,7 +77,8 @@ class GraphInvitationSource:
         on_calendar = self._on_calendar(sorted({uid for uid, _ in meetings}))
         changes.upserts = [m for (uid, _), m in sorted(meetings.items()) if uid not in on_calendar]
         when = newest or window.start
-        changes.cursor = json.dumps({"v": 1, "since": when.isoformat()})
+        recent = sorted(i for i, t in received.items() if t is not None and t >= when - OVERLAP)
+        changes.cursor = json.dumps({"v": 1, "since": when.isoformat(), "seen": recent})
         return changes
 
     def _with_calendar_data(self, messages: list[dict[str, Any]]) -> list[str]:
@@ -123,11 +127,12 @@ def _is_calendar(attachment: dict[str, Any]) -> bool:
     return ctype in _CALENDAR_TYPES or name.endswith(".ics")
 
 
-def _since(cursor: str | None) -> datetime | None:
+def _load(cursor: str | None) -> tuple[datetime | None, set[str]]:
     if not cursor:
-        return None
+        return None, set()
     try:
-        return datetime.fromisoformat(json.loads(cursor)["since"])
+        data = json.loads(cursor)
+        return datetime.fromisoformat(data["since"]), {str(i) for i in data.get("seen", [])}
     except (ValueError, KeyError, TypeError):
         log.warning("microsoft.invitations.cursor_unreadable")
-        return None
+        return None, set()
