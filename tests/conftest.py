@@ -40,9 +40,19 @@ def postgres_url() -> Iterator[str]:
     with admin:
         admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         try:
-            url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-            yield url.render_as_string(hide_password=False)
+            # application_name tags the test's connections, so teardown can end leftovers.
+            query = {"options": f"-csearch_path={schema}", "application_name": schema}
+            yield (
+                make_url(POSTGRES_URL)
+                .update_query_dict(query)
+                .render_as_string(hide_password=False)
+            )
         finally:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = %s AND pid <> pg_backend_pid()",
+                (schema,),
+            )
             admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
