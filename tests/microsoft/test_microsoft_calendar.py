@@ -139,3 +139,12 @@ def test_personal_accounts_compute_busy_from_calendar_view(
     assert account.availability.busy(window) == [Interval(T0, T0 + timedelta(hours=1))]
     assert ms.graph.routes["getSchedule"] == 1  # not asked again once known to fail
     assert ms.graph.routes["calendarView"] == 2
+
+
+def test_our_own_follow_up_blocks_are_not_read_back_as_meetings(
+    ms: MsWorld, account: Account
+) -> None:
+    ms.graph.add_event("Pilot", T0, uid="pilot@x")
+    ms.graph.add_event("Send follow-up to Jane Doe", T0 + timedelta(hours=3),
+                       transactionId="followup-0123456789abcdefghijklmnopqrstuv")
+    assert [m.uid for m in account.sources[0].changes(None, WINDOW).upserts] == ["pilot@x"]

@@ -24,6 +24,7 @@ import structlog
 from followup.model import CalendarChanges, Interval, Meeting, OccurrenceRef
 from followup.providers.microsoft.events import graph_time, parse_datetime_tz, to_meeting
 from followup.providers.microsoft.graph import BatchRequest, GraphClient, GraphError, dump_json
+from followup.providers.microsoft.targets import OUR_TRANSACTIONS
 
 log = structlog.get_logger(__name__)
 
@@ -126,6 +127,8 @@ class GraphCalendarSource:
                 continue
             if entry.get("type") == "seriesMaster":
                 continue  # its occurrences come as their own entries
+            if str(entry.get("transactionId") or "").startswith(OUR_TRANSACTIONS):
+                continue  # a follow-up block of ours, not a meeting
             meeting = self._meeting(entry, state, changes)
             if meeting is None:
                 continue

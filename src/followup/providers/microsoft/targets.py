@@ -66,9 +66,12 @@ def _delete(graph: GraphClient, path: str, endpoint: str) -> RemoveOutcome:
     return RemoveOutcome.GONE if resp.status == 404 else RemoveOutcome.REMOVED
 
 
+OUR_TRANSACTIONS = "followup-"  # Graph returns transactionId only on events whose app set it
+
+
 def transaction_id(key: str) -> str:
     """Graph's transactionId for the create of `key` (stable, so a replayed POST dedupes)."""
-    return "followup-" + key
+    return OUR_TRANSACTIONS + key
 
 
 class GraphBlockTarget:

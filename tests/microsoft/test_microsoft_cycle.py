@@ -1,0 +1,125 @@
+"""End to end: engine cycles against the fake Graph turn a meeting into one contact, one draft
+and one block per new person, also with faults; and what a cycle costs in requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from followup.config import Config, UserConfig
+from followup.core.compose import Composer
+from followup.engine.cycle import CycleReport, run_cycle
+from followup.ledger import Ledger, WriteState
+from followup.protocols import Account
+
+from .conftest import MsWorld
+
+ME = "me@contoso.example"
+T0 = datetime(2025, 3, 10, 10, 0, tzinfo=UTC)  # a Monday; the meeting ends at 11:00
+PEOPLE = [("jane@acme.example", "Jane Doe"), ("bob@globex.example", "Bob Roe")]
+
+
+class Cycles:
+    def __init__(self, ms: MsWorld, ledger: Ledger) -> None:
+        self.ms = ms
+        self.ledger = ledger
+        self.config: Config = ms.config.model_copy(update={"user": UserConfig(
+            name="Me Myself", addresses=[ME], domains=["contoso.example"], timezone="UTC")})
+        ms.config = self.config
+        ms.connect()
+        self.account: Account = ms.open()
+        self.composer = Composer(self.config.user)
+
+    def run(self, now: datetime) -> CycleReport:
+        return run_cycle(self.config, self.ledger, self.account, self.composer, now)
+
+    def requests(self, now: datetime) -> tuple[int, CycleReport]:
+        before = len(self.ms.graph.log)
+        report = self.run(now)
+        return len(self.ms.graph.log) - before, report
+
+    def meeting(self, uid: str, start: datetime,
+                people: list[tuple[str, str]] = PEOPLE) -> None:
+        self.ms.graph.add_event(
+            "Pilot review", start, 60, uid=uid, notes="We talked about the pilot.",
+            attendees=[(a, n, "required", "accepted") for a, n in people])
+
+    def until_settled(self, start: datetime, cycles: int = 30) -> datetime:
+        now = start
+        for _ in range(cycles):
+            self.run(now)
+            if not self.ledger.writes("work", states=[WriteState.PENDING]):
+                return now
+            now += timedelta(hours=1)
+        raise AssertionError("writes still pending")
+
+
+@pytest.fixture
+def cycles(ms: MsWorld, tmp_path: Path) -> Iterator[Cycles]:
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}") as ledger:
+        yield Cycles(ms, ledger)
+
+
+def assert_one_of_each(ms: MsWorld, people: list[tuple[str, str]] = PEOPLE) -> None:
+    emails = sorted(a for a, _ in people)
+    contacts = sorted(e["address"] for c in ms.graph.contacts.values()
+                      for e in c["emailAddresses"])
+    drafts = sorted(r["emailAddress"]["address"] for d in ms.graph.drafts()
+                    for r in d["toRecipients"])
+    assert contacts == emails
+    assert drafts == emails
+    assert len(ms.graph.blocks()) == len(emails)
+    assert not ms.graph.sent_anything()
+
+
+def test_a_meeting_becomes_one_contact_draft_and_block_per_person(cycles: Cycles) -> None:
+    cycles.meeting("pilot@x", T0)
+    cycles.until_settled(T0 + timedelta(hours=2))
+    assert_one_of_each(cycles.ms)
+    rows = cycles.ledger.writes("work")
+    assert {r.state for r in rows} == {WriteState.DONE}
+    # Running again changes nothing.
+    cycles.run(T0 + timedelta(hours=3))
+    assert_one_of_each(cycles.ms)
+
+
+def test_with_random_faults_still_exactly_once(cycles: Cycles) -> None:
+    cycles.ms.graph.random_faults(0.2, seed=7)
+    cycles.meeting("pilot@x", T0)
+    cycles.until_settled(T0 + timedelta(hours=2))
+    assert_one_of_each(cycles.ms)
+    assert sum(cycles.ms.graph.injected.values()) > 0
+
+
+def test_writes_applied_with_their_answer_lost_are_not_doubled(cycles: Cycles) -> None:
+    for pattern in ("/me/contacts$", "/me/messages$", "/me/events$"):
+        cycles.ms.graph.fail("POST", pattern, "lost", times=2)
+    cycles.meeting("pilot@x", T0)
+    cycles.until_settled(T0 + timedelta(hours=2))
+    assert_one_of_each(cycles.ms)
+    assert cycles.ms.graph.injected["lost"] == 6
+
+
+def test_requests_per_cycle(cycles: Cycles, capsys: pytest.CaptureFixture[str]) -> None:
+    """The figures for the report: an idle cycle, and a new meeting with k new people."""
+    now = T0 + timedelta(hours=2)
+    first, _ = cycles.requests(now)  # the first sync (empty calendar and inbox)
+    idle, report = cycles.requests(now + timedelta(minutes=5))
+    assert report.meetings_synced == 0
+    assert idle == 2  # calendarView delta + the Inbox listing
+    figures = {"first (empty)": first, "idle": idle}
+    t = now + timedelta(days=1)
+    for k in (1, 3, 6):
+        people = [(f"p{k}-{i}@partner{i}.example", f"Person {i}") for i in range(k)]
+        cycles.meeting(f"m{k}@x", t - timedelta(hours=2), people)
+        n, report = cycles.requests(t)
+        assert report.meetings_processed == 1  # our own blocks are not meetings
+        figures[f"new meeting, k={k}"] = n
+        t += timedelta(days=1)
+    with capsys.disabled():
+        print(f"\nGraph requests per cycle: {figures}")
+    # Linear in k, a handful of requests per person (lookup + create for each write).
+    assert figures["new meeting, k=6"] - figures["new meeting, k=3"] <= 3 * 6
