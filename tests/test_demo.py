@@ -1,0 +1,97 @@
+"""The newcomer's path: `followup demo`, then re-runs, a deleted draft, and undo."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import mailbox
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from followup.cli import main
+from followup.demo.workspace import build_workspace
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    """Every user-visible file (not the ledger) and a hash of its bytes."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "state" not in p.relative_to(root).parts
+    }
+
+
+def _drafts(root: Path) -> list[str]:
+    return sorted(str(m["To"]) for m in mailbox.Maildir(root / "Maildir" / ".Drafts", create=False))
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    rc = main(["--log-format", "json", *args], out=out)
+    return rc, out.getvalue()
+
+
+def test_demo_shows_every_part_of_the_loop(tmp_path: Path) -> None:
+    rc, text = _cli("demo", "--workdir", str(tmp_path / "demo"), "--timezone", "Europe/London")
+    assert rc == 0, text
+    # New people get a contact, a draft and a block; each skip comes with its reason.
+    for person in ("jane.doe@acme-robotics.example", "hank@globex.example",
+                   "marie@radium-institute.example", "grace@cobol.example"):
+        assert person in text
+    for code in ("[cancelled]", "[internal]", "[resource]", "[large]", "[declined]",
+                 "[recurring_seen]", "[machine]", "[already_in_touch]"):
+        assert code in text, code
+    assert "[annotated]" in text  # Grace was already in the address book
+    assert "Quarterly sync with Wonka Industries" in text  # upcoming, not yet followed up
+    assert "mutt -f" in text and "khal" in text and "khard" in text
+    drafts = _drafts(tmp_path / "demo")
+    assert "Jane Doe <jane.doe@acme-robotics.example>" in drafts
+    assert not any("peter@initech.example" in d for d in drafts)  # Ada already wrote to him
+    assert not any("charles@" in d or "bill@" in d for d in drafts)
+
+
+def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("mine")
+    rc, text = _cli("demo", "--workdir", str(tmp_path))
+    assert rc == 2
+    assert "not a followup demo workspace" in text
+    assert (tmp_path / "precious.txt").read_text() == "mine"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "ws"
+    config = build_workspace(root, datetime.now(UTC), ZoneInfo("UTC"))
+    return root, config
+
+
+def test_a_second_run_creates_nothing_and_a_deleted_draft_stays_deleted(
+    workspace: tuple[Path, Path],
+) -> None:
+    root, config = workspace
+    assert _cli("run", "--once", "--config", str(config))[0] == 0
+    after_first = _snapshot(root)
+    assert len(_drafts(root)) >= 6
+
+    assert _cli("run", "--once", "--config", str(config))[0] == 0
+    assert _snapshot(root) == after_first
+
+    drafts = mailbox.Maildir(root / "Maildir" / ".Drafts", create=False)
+    key, msg = next(iter(drafts.items()))
+    deleted_to = str(msg["To"])
+    drafts.remove(key)
+    assert _cli("run", "--once", "--config", str(config))[0] == 0
+    assert deleted_to not in _drafts(root)
+
+
+def test_undo_leaves_the_users_folders_as_they_were(workspace: tuple[Path, Path]) -> None:
+    root, config = workspace
+    before = _snapshot(root)
+    assert _cli("run", "--once", "--config", str(config))[0] == 0
+    assert _snapshot(root) != before
+    rc, text = _cli("undo", "--yes", "--config", str(config))
+    assert rc == 0, text
+    assert _snapshot(root) == before
