@@ -22,6 +22,7 @@ import argparse
 import base64
 import contextlib
 import email.utils
+import functools
 import hashlib
 import itertools
 import json
@@ -108,6 +109,7 @@ class Route:
     scopes: frozenset[str]
 
 
+@functools.cache
 def _routes() -> list[Route]:
     docs = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents"
     routes: list[Route] = []
@@ -315,7 +317,9 @@ class FakeGoogle:
         handler = type("Handler", (_Handler,), {"fake": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -659,7 +663,10 @@ class FakeGoogle:
         """A message in the mailbox (received, or sent with labels=["SENT"])."""
         with self.lock:
             parsed = message_from_bytes(raw, policy=policy.default)
-            filenames = [p.get_filename() for p in parsed.walk() if p.get_filename()]
+            # Gmail lists a calendar part without a name as "invite.ics" (an assumption: what
+            # its web UI shows; whether search indexes it so is unverified).
+            filenames = [p.get_filename() or "invite.ics" for p in parsed.walk()
+                         if p.get_filename() or p.get_content_type() == "text/calendar"]
             text = " ".join(str(p.get_content()) for p in parsed.walk()
                             if p.get_content_type() == "text/plain")
             when = at or self.clock
@@ -877,6 +884,10 @@ class _Dropped(Exception):
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeGoogle
     protocol_version = "HTTP/1.1"
+    # One write per response, sent at once: otherwise headers and body go out as two small
+    # segments and Nagle + delayed ACK add 40 ms to every request.
+    wbufsize = -1
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests read fake.log instead
