@@ -266,6 +266,7 @@ class FakeGraph:
             ("GET", r"/me/events", "events.list", self._events_list),
             ("POST", r"/me/events", "events.create", self._event_create),
             ("POST", r"/me/calendars/([^/]+)/events", "events.create", self._event_create),
+            ("GET", r"/me/calendars/([^/]+)/events", "events.list", self._events_list),
             ("GET", r"/me/events/([^/]+)", "events.get", self._get("events")),
             ("DELETE", r"/me/events/([^/]+)", "events.delete", self._delete("events")),
             ("GET", r"/me/messages", "messages.list", self._messages(None)),
@@ -414,17 +415,20 @@ class FakeGraph:
         return [o for o in store.values() if any(
             k == prop and v.lower() == value.lower() for k, v in o["_props"].items())]
 
-    def _events_list(self, q: dict[str, str], body: Any) -> Reply:
+    def _events_list(self, q: dict[str, str], body: Any, calendar: str | None = None) -> Reply:
+        """/me/events lists the default calendar; /me/calendars/{id}/events that one."""
         f = q.get("$filter", "")
+        here = {i: e for i, e in self.events.items() if e["_calendar"] == calendar}
         if self._PROP.fullmatch(f):
-            items = self._by_prop(self.events, f)
+            items = self._by_prop(here, f)
         elif m := re.fullmatch(r"iCalUId eq '(.*)'", f):
-            items = [e for e in self.events.values() if e["iCalUId"] == _odata(m[1])]
+            items = [e for e in here.values() if e["iCalUId"] == _odata(m[1])]
         elif not f:
-            items = list(self.events.values())
+            items = list(here.values())
         else:
             return self._bad_filter(f)
-        return self._page(items, q, "/me/events")
+        return self._page(items, q, "/me/events" if calendar is None
+                          else f"/me/calendars/{calendar}/events")
 
     def _event_create(self, q: dict[str, str], body: Any, calendar: str | None = None) -> Reply:
         tid = body.get("transactionId")

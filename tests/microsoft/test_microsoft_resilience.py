@@ -173,3 +173,18 @@ def test_random_faults_still_write_each_object_exactly_once(
     assert len(ms.graph.blocks()) == len(people)
     assert not ms.graph.sent_anything()
     assert all(ms.graph.injected[k] > 0 for k in ("429", "503", "drop", "lost")), ms.graph.injected
+
+
+def test_blocks_in_a_named_calendar_are_found_there(ms: MsWorld) -> None:
+    ms.cfg = ms.cfg.model_copy(update={"followup_calendar": "Follow-ups"})
+    ms.connect()
+    account = ms.open()
+    ms.graph.fail("POST", "/events$", "lost", times=5)  # every create answer is lost
+    with pytest.raises(TransientError):
+        account.blocks.ensure(key("block"), block(), recovering=False)
+    found = account.blocks.ensure(key("block"), block(), recovering=True)
+    assert found.outcome is WriteOutcome.EXISTED
+    [calendar] = ms.graph.calendars.values()
+    assert calendar["name"] == "Follow-ups"
+    assert [e["_calendar"] for e in ms.graph.blocks()] == [calendar["id"]]
+    assert ms.graph.routes["calendars.create"] == 1

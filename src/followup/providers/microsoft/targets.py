@@ -105,7 +105,7 @@ class GraphBlockTarget:
 
     def ensure(self, key: str, payload: BlockPayload, *, recovering: bool) -> WriteResult:
         if recovering:
-            found = _find_by_key(self._graph, "/me/events", key, "id,changeKey,isCancelled",
+            found = _find_by_key(self._graph, self._events(), key, "id,changeKey,isCancelled",
                                  "events.by_key")
             if found is not None:
                 outcome = (WriteOutcome.DISMISSED if found.get("isCancelled")
@@ -132,7 +132,7 @@ class GraphBlockTarget:
         if remote_id:
             return _fetch(self._graph, f"/me/events/{remote_id}", "id,changeKey,isCancelled",
                           "events.get")
-        return _find_by_key(self._graph, "/me/events", key, "id,changeKey,isCancelled",
+        return _find_by_key(self._graph, self._events(), key, "id,changeKey,isCancelled",
                             "events.by_key")
 
     def state(self, key: str, remote_id: str | None, fingerprint: str | None) -> RemoteState:
@@ -191,8 +191,8 @@ class GraphDraftTarget:
         return _find_by_key(self._graph, "/me/messages", key, "id,changeKey,isDraft",
                             "messages.by_key")
 
-    def state(self, key: str, remote_id: str | None, fingerprint: str | None) -> RemoteState:
-        current = self._current(key, remote_id)
+    @staticmethod
+    def _judge(current: dict[str, Any] | None, fingerprint: str | None) -> RemoteState:
         if current is None:
             return RemoteState.MISSING
         # Sent by the user (ids are immutable, so it is found in Sent Items): theirs now.
@@ -202,15 +202,16 @@ class GraphDraftTarget:
             return RemoteState.EDITED
         return RemoteState.PRESENT
 
+    def state(self, key: str, remote_id: str | None, fingerprint: str | None) -> RemoteState:
+        return self._judge(self._current(key, remote_id), fingerprint)
+
     def remove(self, key: str, remote_id: str | None, fingerprint: str | None) -> RemoveOutcome:
-        state = self.state(key, remote_id, fingerprint)
-        if state is RemoteState.MISSING:
+        current = self._current(key, remote_id)
+        state = self._judge(current, fingerprint)
+        if current is None or state is RemoteState.MISSING:
             return RemoveOutcome.GONE
         if state is RemoteState.EDITED:
             return RemoveOutcome.KEPT
-        current = self._current(key, remote_id)
-        if current is None:
-            return RemoveOutcome.GONE
         return _delete(self._graph, f"/me/messages/{current['id']}", "messages.delete")
 
 
