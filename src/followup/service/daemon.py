@@ -108,7 +108,7 @@ class Daemon:
         self.config_path = config_path
         self.settings = settings
         self.ledger = ledger
-        self.once = once
+        self.once = once or dry_run  # a dry run plans and prints once; it never loops
         self.dry_run = dry_run
         self.out = out
         self.notifier = notifier or Notifier()
@@ -152,7 +152,8 @@ class Daemon:
 
         def restore() -> None:
             for sig, old in handlers.items():
-                signal.signal(sig, old)
+                if old is not None:  # None: a handler not set from Python; leave ours
+                    signal.signal(sig, old)
 
         return restore
 
@@ -440,6 +441,10 @@ def run_daemon(config_path: Path, *, once: bool, dry_run: bool, out: TextIO) -> 
     except LockHeldError as e:
         print(f"followup: {e}", file=sys.stderr)
         return EXIT_LOCKED
+    except OSError as e:
+        print(f"followup: cannot use the state dir {config.state_path()}: {e.strerror}; "
+              "check state_dir in the config and its permissions", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         try:
             ledger = Ledger.open(config.ledger_url())

@@ -6,6 +6,7 @@ shows account names and error summaries, never tokens or message contents.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import selectors
@@ -97,6 +98,10 @@ class HttpEndpoint:
         return int(self._server.server_address[1])
 
     def start(self) -> None:
+        host = self._server.server_address[0]
+        if not ipaddress.ip_address(str(host)).is_loopback:
+            log.warning("http endpoint reachable from other machines; it shows account names "
+                        "and errors: prefer 127.0.0.1", listen=self.listen)
         self._thread.start()
         log.info("http endpoint listening", listen=self.listen, port=self.port)
 
