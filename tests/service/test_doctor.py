@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import run_followup
+from .helpers import append_config, run_followup
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +99,18 @@ def test_doctor_lists_config_problems(tmp_path: Path) -> None:
     done = run_followup("--config", str(config), "doctor")
     assert done.returncode == 2
     assert "daemon.poll_seconds" in done.stdout and "daemon.bogus" in done.stdout
+
+
+@pytest.mark.postgres
+def test_run_and_doctor_with_a_postgresql_ledger(workspace: Path, postgres_url: str) -> None:
+    """The compose deployment's shape: the ledger in PostgreSQL, not in the state dir."""
+    append_config(workspace, f'[ledger]\nurl = "{postgres_url}"\n')
+    done = run_followup("--config", str(workspace), "run", "--once")
+    assert done.returncode == 0, done.stderr
+    assert not (workspace.parent / "state" / "ledger.sqlite3").exists()
+    doctor = run_followup("--config", str(workspace), "doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert "[ok]   ledger postgresql+psycopg://" in doctor.stdout
+    assert "(current)" in doctor.stdout
+    status = run_followup("--config", str(workspace), "status", "--json")
+    assert json.loads(status.stdout)["accounts"][0]["last_sync"] is not None
