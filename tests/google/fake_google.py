@@ -920,6 +920,11 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query, keep_blank_values=True)
         if url.path == "/token" and self.command == "POST":
             form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            basic = self.headers.get("Authorization", "")
+            if basic.startswith("Basic "):  # client credentials may come as HTTP Basic auth
+                cid, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
+                form.setdefault("client_id", unquote(cid))
+                form.setdefault("client_secret", unquote(secret))
             with fake.lock:
                 status, body = fake.token_endpoint(form)
                 fake.log.append(("oauth2.token", status))
