@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fake_google import FakeGoogle
+from google_env import T0, account_config, connect
 
 from followup.config import Config, GoogleAccount, UserConfig
 from followup.protocols import Account
 from followup.providers.google import open_google_account
-from followup.providers.google.tokens import FileTokenStore
-from followup.providers import token_path
-
-T0 = datetime(2025, 3, 10, 14, 0, tzinfo=UTC)  # a Monday afternoon
 
 
 @pytest.fixture
@@ -34,20 +30,9 @@ def config(tmp_path: Path) -> Config:
     )
 
 
-def account_config(fake: FakeGoogle, **overrides: object) -> GoogleAccount:
-    return GoogleAccount.model_validate(
-        {"name": "work", **fake.account_urls(), "max_attempts": 6, **overrides}
-    )
-
-
 @pytest.fixture
 def cfg(fake: FakeGoogle) -> GoogleAccount:
     return account_config(fake)
-
-
-def connect(fake: FakeGoogle, cfg: GoogleAccount, config: Config) -> None:
-    """As if `followup connect google` had run: a grant in the token file."""
-    FileTokenStore(token_path(config, cfg.name)).save(fake.authorized_user_info())
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import T0, account_config, connect
 from fake_google import FakeGoogle
+from google_env import T0, account_config, connect
 from structlog.testing import capture_logs
 
 from followup import keys

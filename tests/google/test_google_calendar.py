@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from conftest import T0, account_config, connect
 from fake_google import FakeGoogle, rfc3339
+from google_env import T0, account_config, connect
 
 from followup import keys
 from followup.config import Config, GoogleAccount

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from contract.suite import MailContract, SourceContract, TargetContract
 from fake_google import FakeGoogle
 from google_world import GoogleWorld
 
+from contract.suite import MailContract, SourceContract, TargetContract
 from followup.protocols import Account
 
 

@@ -8,26 +8,19 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from conftest import T0
 from fake_google import FakeGoogle
+from google_env import T0
 
 from followup import keys
 from followup.model import DraftPayload, Interval, MeetingStatus, WriteOutcome
 from followup.protocols import Account
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "invitation-mail" / (
-    "calmailproc") / "maildir" / "cur"
-if not CORPUS.is_dir():  # CI: shared/ sits beside the clone
-    CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / (
-        "invitation-mail") / "calmailproc" / "maildir" / "cur"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "calmailproc" / "maildir" / "cur"
 WINDOW = Interval(T0 - timedelta(days=3), T0 + timedelta(days=14))
 
 
 def eml(name: str) -> bytes:
-    path = CORPUS / name
-    if not path.exists():
-        pytest.fail(f"the shared corpus is missing: {path}")
-    return path.read_bytes()
+    return (CORPUS / name).read_bytes()
 
 
 def invitations(account: Account):  # type: ignore[no-untyped-def]

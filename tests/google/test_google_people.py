@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import T0
 from fake_google import FakeGoogle
+from google_env import T0
 
 from followup import keys
 from followup.model import ContactPayload, WriteOutcome

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from structlog.testing import capture_logs
-from conftest import T0, account_config, connect
 from fake_google import FakeGoogle
+from google_env import T0, account_config, connect
+from structlog.testing import capture_logs
 
 from followup import keys
 from followup.config import Config

@@ -1,0 +1,145 @@
+"""End to end: engine cycles against the fake Google turn a meeting into one contact, one
+draft and one block per new person, also with faults; and what a cycle costs in requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fake_google import FakeGoogle, rfc3339
+from google_env import T0 as MONDAY
+from google_env import connect
+
+from followup.config import Config, GoogleAccount, UserConfig
+from followup.core.compose import Composer
+from followup.engine.cycle import CycleReport, run_cycle
+from followup.ledger import Ledger, WriteState
+from followup.protocols import Account
+from followup.providers.google import open_google_account
+
+ME = "me@example.com"
+T0 = MONDAY.replace(hour=10)  # the meeting: 10:00-11:00
+PEOPLE = [("jane@acme.example", "Jane Doe"), ("bob@globex.example", "Bob Roe")]
+
+
+class Cycles:
+    def __init__(self, fake: FakeGoogle, cfg: GoogleAccount, config: Config,
+                 ledger: Ledger) -> None:
+        self.fake = fake
+        self.ledger = ledger
+        self.config = config.model_copy(update={"user": UserConfig(
+            name="Me Myself", addresses=[ME], domains=["example.com"], timezone="UTC")})
+        connect(fake, cfg, self.config)
+        self.account: Account = open_google_account(
+            cfg, self.config, clock=lambda: self.now, sleep=lambda s: None)
+        self.composer = Composer(self.config.user)
+        self.now = T0
+
+    def run(self, now: datetime) -> CycleReport:
+        self.now = now
+        self.fake.clock = now
+        return run_cycle(self.config, self.ledger, self.account, self.composer, now)
+
+    def requests(self, now: datetime) -> tuple[int, CycleReport]:
+        before = len(self.fake.log)
+        report = self.run(now)
+        return len(self.fake.log) - before, report
+
+    def meeting(self, start: datetime, people: list[tuple[str, str]] = PEOPLE) -> None:
+        self.fake.add_event("primary", {
+            "summary": "Pilot review", "description": "We talked about the pilot.",
+            "start": {"dateTime": rfc3339(start)},
+            "end": {"dateTime": rfc3339(start + timedelta(hours=1))},
+            "attendees": [{"email": ME, "self": True, "responseStatus": "accepted",
+                           "organizer": True}] + [
+                {"email": a, "displayName": n, "responseStatus": "accepted"}
+                for a, n in people]})
+
+    def until_settled(self, start: datetime, cycles: int = 40) -> datetime:
+        now = start
+        for _ in range(cycles):
+            self.run(now)
+            if not self.ledger.writes("work", states=[WriteState.PENDING]):
+                return now
+            now += timedelta(hours=1)
+        raise AssertionError("writes still pending")
+
+
+@pytest.fixture
+def cycles(fake: FakeGoogle, cfg: GoogleAccount, config: Config,
+           tmp_path: Path) -> Iterator[Cycles]:
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}") as ledger:
+        yield Cycles(fake, cfg, config, ledger)
+
+
+def assert_one_of_each(fake: FakeGoogle, people: list[tuple[str, str]] = PEOPLE) -> None:
+    emails = sorted(a for a, _ in people)
+    contacts = sorted(e["value"] for p in fake.people.values()
+                      for e in p["emailAddresses"])
+    drafts = sorted(str(fake.messages[mid]["parsed"]["To"]).split("<")[-1].rstrip(">")
+                    for mid in fake.drafts.values())
+    blocks = [e for e in fake.live_events("primary")
+              if "followupKey" in e.get("extendedProperties", {}).get("private", {})]
+    assert contacts == emails
+    assert drafts == emails
+    assert len(blocks) == len(emails)
+    assert not [m for m in fake.messages.values() if "SENT" in m["labelIds"]]
+
+
+def test_a_meeting_becomes_one_contact_draft_and_block_per_person(cycles: Cycles) -> None:
+    cycles.meeting(T0)
+    cycles.until_settled(T0 + timedelta(hours=2))
+    assert_one_of_each(cycles.fake)
+    assert {r.state for r in cycles.ledger.writes("work")} == {WriteState.DONE}
+    cycles.run(T0 + timedelta(hours=3))  # again: nothing changes
+    assert_one_of_each(cycles.fake)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_with_random_faults_still_exactly_once(cycles: Cycles, seed: int) -> None:
+    cycles.fake.random_faults(0.2, seed=seed)
+    cycles.meeting(T0)
+    cycles.until_settled(T0 + timedelta(hours=2))
+    assert_one_of_each(cycles.fake)
+    faults = [s for _, s in cycles.fake.log if s in (429, 403, 500, 503, "dropped",
+                                                     "applied-dropped")]
+    assert faults  # the seed did inject some
+
+
+def test_writes_applied_with_their_answer_lost_are_not_doubled(cycles: Cycles) -> None:
+    for method in ("people.people.createContact", "gmail.users.drafts.create",
+                   "calendar.events.insert"):
+        cycles.fake.drop_next(method, after_apply=True, times=2)
+    cycles.meeting(T0)
+    cycles.until_settled(T0 + timedelta(hours=2))
+    assert_one_of_each(cycles.fake)
+    assert len(cycles.fake.applied_then_dropped) == 6
+
+
+def test_requests_per_cycle(cycles: Cycles, capsys: pytest.CaptureFixture[str]) -> None:
+    """The figures for the report: an idle cycle, and a new meeting with k new people."""
+    now = T0 + timedelta(hours=2)
+    first, _ = cycles.requests(now)  # the first sync (empty calendar and inbox)
+    idle, report = cycles.requests(now + timedelta(minutes=5))
+    assert report.meetings_synced == 0
+    assert idle == 2  # events.list on the one watched calendar + Gmail getProfile
+    figures = {"first (empty)": first, "idle": idle}
+    t = now + timedelta(days=1)
+    for k in (1, 3, 6):
+        people = [(f"p{k}-{i}@partner{i}.example", f"Person {i}") for i in range(k)]
+        cycles.meeting(t - timedelta(hours=2), people)
+        n, report = cycles.requests(t)
+        assert report.meetings_processed == 1  # our own blocks are not meetings
+        figures[f"new meeting, k={k}"] = n
+        t += timedelta(days=1)
+    settle, _ = cycles.requests(t)
+    idle_again, _ = cycles.requests(t + timedelta(minutes=5))
+    figures["after writing"] = settle
+    figures["idle again"] = idle_again
+    with capsys.disabled():
+        print(f"\nGoogle requests per cycle: {figures}")
+    assert idle_again == 2
+    # Per new person: warm-up + search + create (contact), create (draft), insert (block).
+    assert figures["new meeting, k=6"] - figures["new meeting, k=3"] == 3 * 5
