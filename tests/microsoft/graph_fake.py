@@ -179,7 +179,7 @@ class FakeGraph:
             contact = {"id": cid, "displayName": name, "givenName": name.split()[0],
                        "surname": name.split()[-1], "companyName": "",
                        "emailAddresses": [{"address": email, "name": name}],
-                       "personalNotes": notes, "categories": [], "_multi": {}}
+                       "personalNotes": notes, "categories": [], "_multi": {}, "_props": {}}
             self._touch(contact)
             self.contacts[cid] = contact
             return cid
@@ -292,6 +292,9 @@ class FakeGraph:
     def _render(self, obj: dict[str, Any], q: dict[str, str]) -> dict[str, Any]:
         out = {k: v for k, v in obj.items() if not k.startswith("_")}
         expand = q.get("$expand", "")
+        if "singleValueExtendedProperties" in expand:
+            out["singleValueExtendedProperties"] = [
+                {"id": k, "value": v} for k, v in obj.get("_props", {}).items()]
         if "multiValueExtendedProperties" in expand:
             out["multiValueExtendedProperties"] = [
                 {"id": k, "value": list(v)} for k, v in obj.get("_multi", {}).items()]
@@ -528,9 +531,11 @@ class FakeGraph:
 
     def _contact_create(self, q: dict[str, str], body: Any) -> Reply:
         cid = self._id("ct")
-        contact = {k: v for k, v in body.items() if k != "multiValueExtendedProperties"}
+        contact = {k: v for k, v in body.items() if not k.endswith("ExtendedProperties")}
         contact.update({"id": cid, "_multi": {p["id"]: list(p["value"]) for p in
-                                              body.get("multiValueExtendedProperties", [])}})
+                                              body.get("multiValueExtendedProperties", [])},
+                        "_props": {p["id"]: p["value"] for p in
+                                   body.get("singleValueExtendedProperties", [])}})
         self._touch(contact)
         self.contacts[cid] = contact
         return 201, self._render(contact, q), {}

@@ -188,3 +188,16 @@ def test_blocks_in_a_named_calendar_are_found_there(ms: MsWorld) -> None:
     assert calendar["name"] == "Follow-ups"
     assert [e["_calendar"] for e in ms.graph.blocks()] == [calendar["id"]]
     assert ms.graph.routes["calendars.create"] == 1
+
+
+def test_the_users_own_card_is_never_taken_for_ours(ms: MsWorld, account: Account) -> None:
+    ms.graph.add_contact("jane@acme.example", "Jane Doe", "Jane's own note")
+    first = account.contacts.ensure(key("contact"), contact(), recovering=False)
+    assert first.outcome is WriteOutcome.ANNOTATED
+    # The answer was lost, say: the retry finds our note, not a card of ours.
+    again = account.contacts.ensure(key("contact"), contact(), recovering=True)
+    assert again.outcome is WriteOutcome.EXISTED
+    assert again.fingerprint == first.fingerprint
+    account.contacts.remove(key("contact"), again.remote_id, again.fingerprint)
+    [card] = ms.graph.contacts.values()
+    assert card["personalNotes"] == "Jane's own note"

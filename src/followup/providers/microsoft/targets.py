@@ -5,8 +5,9 @@ Every object we create carries its idempotency key in a MAPI named property of o
 instead of creating a second one:
 - events and drafts: a single-value property `followupKey`; events also send the key as
   `transactionId`, which makes Graph ignore a repeated create POST;
-- contacts: a multi-value property `followupKeys` listing every write that touched the card
-  (the one that created it, and each note added since), so a note is added once per key.
+- contacts: `followupKey` names the write that created the card (none on the user's own
+  cards), and a multi-value property `followupKeys` lists every write that touched it (the
+  creating one and each note added since), so a note is added once per key.
 
 Drafts are only ever created, never sent. A draft or block is never changed after it is
 written: the user's edits are theirs (docs/architecture.md, "Exactly once").
@@ -219,7 +220,8 @@ class GraphDraftTarget:
 
 _CONTACT_SELECT = ("id,givenName,surname,displayName,companyName,emailAddresses,categories,"
                    "personalNotes")
-_CONTACT_EXPAND = f"multiValueExtendedProperties($filter=id eq '{KEYS_PROPERTY}')"
+_CONTACT_EXPAND = (f"singleValueExtendedProperties($filter=id eq '{KEY_PROPERTY}'),"
+                   f"multiValueExtendedProperties($filter=id eq '{KEYS_PROPERTY}')")
 _CREATED, _NOTE = "created:", "note:"
 
 
@@ -231,6 +233,14 @@ def _card_digest(contact: dict[str, Any]) -> str:
                                                  "companyName")]
     text = "\x1f".join([*parts, *emails])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _creator(contact: dict[str, Any]) -> str | None:
+    """The key of the write that created this card; None for the user's own cards."""
+    for prop in contact.get("singleValueExtendedProperties") or []:
+        if prop.get("id") == KEY_PROPERTY:
+            return str(prop.get("value"))
+    return None
 
 
 def _keys_of(contact: dict[str, Any]) -> list[str]:
@@ -269,7 +279,7 @@ class GraphContactTarget:
         note = _one_line(payload.note)
         for card in cards:
             if key in _keys_of(card):  # an earlier attempt of this very write got through
-                created = _keys_of(card)[0] == key  # the first key is the creating write
+                created = _creator(card) == key
                 fingerprint = (_CREATED + _card_digest(card)) if created else (_NOTE + note)
                 return WriteResult(WriteOutcome.EXISTED, card["id"], fingerprint)
         if cards:
@@ -285,6 +295,7 @@ class GraphContactTarget:
             "companyName": payload.organization or "",
             "personalNotes": note,
             "categories": [self._category],
+            "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": key}],
             "multiValueExtendedProperties": [{"id": KEYS_PROPERTY, "value": [key]}],
         }
         # Not replayed after a dropped connection: the next attempt finds the card by email.
