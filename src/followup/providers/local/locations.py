@@ -61,13 +61,18 @@ class FileLocation(Location):
             return []
         try:
             if self.path.is_file():
-                return [self._item(self.path, self.path.name)]
-            return [self._item(p, rel) for p, rel in self._walk()]
+                st = self.path.stat()
+                path = self.path
+                return [Item(path.name, f"{st.st_mtime_ns}:{st.st_size}",
+                             lambda: read_bytes(path))]
+            return self._walk()
         except OSError as e:
             raise InputError(f"{self.label}: cannot list ({e.strerror or e})") from e
 
-    def _walk(self) -> list[tuple[Path, str]]:
-        found: list[tuple[Path, str]] = []
+    def _walk(self) -> list[Item]:
+        # os.scandir and DirEntry.stat: no Path objects and no second stat per file, so an
+        # idle pass over 10,000 files stays well under a second.
+        found: list[Item] = []
         with os.scandir(self.path) as top:
             for entry in top:
                 if is_hidden(entry.name):
@@ -75,18 +80,19 @@ class FileLocation(Location):
                 if entry.is_dir():
                     with os.scandir(entry.path) as sub:
                         found.extend(
-                            (Path(e.path), f"{entry.name}/{e.name}")
+                            _entry_item(e, f"{entry.name}/{e.name}")
                             for e in sub
                             if _is_ics(e.name) and e.is_file()
                         )
                 elif _is_ics(entry.name) and entry.is_file():
-                    found.append((Path(entry.path), entry.name))
+                    found.append(_entry_item(entry, entry.name))
         return found
 
-    @staticmethod
-    def _item(path: Path, rel: str) -> Item:
-        st = path.stat()
-        return Item(rel, f"{st.st_mtime_ns}:{st.st_size}", lambda: read_bytes(path))
+
+def _entry_item(entry: os.DirEntry[str], rel: str) -> Item:
+    st = entry.stat()
+    path = entry.path
+    return Item(rel, f"{st.st_mtime_ns}:{st.st_size}", lambda: read_bytes(Path(path)))
 
 
 def _is_ics(name: str) -> bool:

@@ -79,7 +79,7 @@ class MaildirMailHistory:
 
 def _summarise(path: Path, mtime_ns: int) -> _Summary | None:
     try:
-        headers = read_headers(path)
+        headers = read_headers(path, fast=True)
     except Exception as e:  # one unreadable message must not hide the others
         log.warning("mail.header_unreadable", file=path.name, reason=type(e).__name__)
         return None
