@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from followup.config import Config, ConfigError, LocalAccount, load_config, parse_config
+from followup.config import (
+    Config,
+    ConfigError,
+    GoogleAccount,
+    LocalAccount,
+    MicrosoftAccount,
+    load_config,
+    parse_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,6 +26,13 @@ def test_example_config_shows_every_default() -> None:
     documented = example.model_dump(exclude={"accounts"})
     assert documented == Config().model_dump(exclude={"accounts"})
     assert example.accounts == [LocalAccount()]
+
+
+@pytest.mark.parametrize("model", [LocalAccount, GoogleAccount, MicrosoftAccount])
+def test_example_config_mentions_every_account_setting(model: type[BaseModel]) -> None:
+    text = (ROOT / "config" / "followup.example.toml").read_text()
+    missing = [f for f in model.model_fields if not re.search(rf"^#? ?{f} =", text, re.M)]
+    assert missing == []
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

@@ -255,6 +255,8 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
             )
         elif isinstance(a, GoogleAccount):
             a = a.model_copy(update={"client_secrets": _resolve(base, a.client_secrets)})
+        else:
+            a = a.model_copy(update={"ca_bundle": _resolve(base, a.ca_bundle)})
         accounts.append(a)
     ledger = cfg.ledger
     if ledger.url and ledger.url.startswith("sqlite:///") and not ledger.url.startswith(

@@ -60,6 +60,21 @@ def test_upsert_replaces_the_stored_copy(ledger: Ledger) -> None:
     assert [m.title for m in everything(ledger)] == ["new"]
 
 
+def test_an_older_copy_from_the_same_source_does_not_replace_a_newer_one(ledger: Ledger) -> None:
+    # An invitation mail re-read after its update (or a replayed delta) must not roll back.
+    newer = meeting("u1", T0, title="moved", sequence=2, source=MAIL)
+    ledger.apply_changes("a", MAIL, CalendarChanges(upserts=[newer]))
+    ledger.apply_changes(
+        "a", MAIL, CalendarChanges(upserts=[meeting("u1", T0, title="original", sequence=1)])
+    )
+    assert [m.title for m in everything(ledger)] == ["moved"]
+    # The same SEQUENCE replaces: calendars edit events without bumping it.
+    ledger.apply_changes(
+        "a", MAIL, CalendarChanges(upserts=[meeting("u1", T0, title="retitled", sequence=2)])
+    )
+    assert [m.title for m in everything(ledger)] == ["retitled"]
+
+
 def test_removing_one_occurrence_keeps_the_others(ledger: Ledger) -> None:
     series = weekly("s", 3)
     ledger.apply_changes("a", CAL, CalendarChanges(upserts=series))

@@ -188,7 +188,12 @@ class Ledger:
                 if stale:
                     conn.execute(by_uid.where(t.c.occurrence == bindparam("b_occ")), stale)
             if rows:
-                self._upsert(conn, t, rows, ("account", "source", "uid", "occurrence"))
+                # A source may report an older copy after a newer one (an invitation mail
+                # re-read, a replayed delta): a lower SEQUENCE never replaces a higher one.
+                self._upsert(
+                    conn, t, rows, ("account", "source", "uid", "occurrence"),
+                    only_if_not_older=True,
+                )
         log.debug(
             "meetings stored",
             account=account,
@@ -519,12 +524,18 @@ class Ledger:
         table: Table,
         rows: list[dict[str, Any]],
         keys: Sequence[str],
+        *,
+        only_if_not_older: bool = False,
     ) -> None:
-        """Insert, or replace every non-key column of the existing row. Batched."""
+        """Insert, or replace every non-key column of the existing row. Batched.
+
+        With `only_if_not_older`, an existing row whose `sequence` is higher is kept.
+        """
         stmt = self._dialect_insert(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c[k] for k in keys],
             set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
+            where=table.c.sequence <= stmt.excluded.sequence if only_if_not_older else None,
         )
         conn.execute(stmt, rows)
 
