@@ -3,8 +3,8 @@
 One thread runs cycles, one account after another, so the ledger sees one writer. Each
 account has its own next attempt: after a good cycle the next poll or its next due time,
 whichever is sooner; after a failure an exponential back-off. A failing account never
-stops the others. Between cycles the loop blocks on an Event (no CPU, no requests) until
-the earliest next attempt, a watchdog ping, or a signal:
+stops the others. Between cycles the loop blocks in select() on a self-pipe (service.waker:
+no CPU, no requests) until the earliest next attempt, a watchdog ping, or a signal:
 
 - SIGTERM / SIGINT: the cycle in flight finishes its current write (run_cycle's `stop`),
   the ledger commits, and the process exits 0.
@@ -37,6 +37,7 @@ from followup.service.health import Health, HealthBoard, backoff
 from followup.service.http import HttpEndpoint
 from followup.service.lock import LockHeldError, StateLock
 from followup.service.notify import Notifier
+from followup.service.waker import Waker
 
 log = structlog.get_logger(__name__)
 
@@ -116,7 +117,7 @@ class Daemon:
         self.board = HealthBoard()
         self.board.reset([(a.name, a.kind) for a in settings.config.accounts])
         self._accounts: dict[str, Account] = {}
-        self._wake = threading.Event()
+        self._waker = Waker()
         self._stopping = False
         self._reload = False
         self._ready_sent = False
@@ -124,13 +125,15 @@ class Daemon:
 
     # --- signals ---------------------------------------------------------------------------
 
+    # Signal handlers: set a flag and wake the loop, nothing else (no locks, no I/O).
+
     def request_stop(self, *_: object) -> None:
         self._stopping = True
-        self._wake.set()
+        self._waker.wake()
 
     def request_reload(self, *_: object) -> None:
         self._reload = True
-        self._wake.set()
+        self._waker.wake()
 
     def should_stop(self) -> bool:
         """Passed to run_cycle, which asks between writes: also a sign of life for systemd."""
@@ -170,6 +173,7 @@ class Daemon:
                 self._http.stop()
             self.notifier.close()
             restore()
+            self._waker.close()
 
     def _loop(self) -> int:
         log.info(
@@ -215,9 +219,8 @@ class Daemon:
                 return
             ping = self.notifier.watchdog_due_in()
             timeout = left if ping is None else min(left, ping)
-            # Blocks without CPU; signal handlers set the event (and wake the wait).
-            if self._wake.wait(timeout):
-                self._wake.clear()
+            # Blocks without CPU until the time comes or a signal handler wakes it.
+            self._waker.wait(timeout)
             self.notifier.watchdog()
 
     # --- one account -----------------------------------------------------------------------
