@@ -41,7 +41,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import googleapiclient
 
@@ -1092,6 +1092,7 @@ def main() -> None:  # pragma: no cover - a manual tool
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     fake = FakeGoogle(user=args.user, seed=args.seed).start(args.port)
+    fake.clock = datetime.now(UTC)
     fake.random_faults(args.fault_rate)
     token_file = Path(f"fake-google-token-{args.port}.json")
     token_file.write_text(json.dumps(fake.authorized_user_info()))
@@ -1100,7 +1101,6 @@ def main() -> None:  # pragma: no cover - a manual tool
     for k, v in fake.account_urls().items():
         print(f'  {k} = "{v}"')
     print(f"then: followup connect google --account NAME --import-token {token_file}")
-    print(f"(the token file also names the fake's client: {quote(fake.client_id)})")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
