@@ -302,3 +302,13 @@ def test_connected_helper_matches_connect(fake: FakeGoogle, cfg: GoogleAccount,
                                           config: Config) -> None:
     connect(fake, cfg, config)
     assert google_credential_info(cfg, config, now=T0).state == "ok"
+
+
+def test_a_grant_without_a_permission_asks_for_a_reconnect(fake: FakeGoogle,
+                                                           cfg: GoogleAccount,
+                                                           config: Config) -> None:
+    partial = [s for s in scopes_for(cfg) if not s.endswith("gmail.readonly")]
+    FileTokenStore(token_path(config, cfg.name)).save(fake.authorized_user_info(partial))
+    account = open_google_account(cfg, config, clock=lambda: T0, sleep=lambda s: None)
+    with pytest.raises(AuthError, match="insufficientPermissions"):
+        account.mail.last_interactions(["a@x.org"], T0)

@@ -222,3 +222,9 @@ def test_cancelled_meeting_status_and_tentative(fake: FakeGoogle, account: Accou
     fake.add_event("primary", event("Maybe", 1, status="tentative"))
     [m] = account.sources[0].changes(None, WINDOW).upserts
     assert m.status is MeetingStatus.TENTATIVE
+
+
+def test_reading_busy_time_never_creates_our_calendar(fake: FakeGoogle, config: Config) -> None:
+    _, account = own_calendar_account(fake, config)
+    account.availability.busy(WINDOW)
+    assert [c["summary"] for c in fake.calendars.values()] == ["Primary"]

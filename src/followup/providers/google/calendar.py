@@ -190,7 +190,8 @@ class FreeBusy:
         self._blocks = blocks
 
     def busy(self, window: Interval) -> list[Interval]:
-        ids = list(dict.fromkeys([*self._c.cfg.calendars, self._blocks.calendar_id()]))
+        ours = self._blocks.existing_calendar_id()  # reading never creates the calendar
+        ids = list(dict.fromkeys([*self._c.cfg.calendars, *([ours] if ours else [])]))
         body = {"timeMin": rfc3339(window.start), "timeMax": rfc3339(window.end),
                 "items": [{"id": i} for i in ids]}
         try:
@@ -229,6 +230,12 @@ class CalendarBlocks:
         """"primary", or the id of the calendar named `followup_calendar` (made once)."""
         if self._calendar is None:
             self._calendar = self._find_or_create_calendar()
+        return self._calendar
+
+    def existing_calendar_id(self) -> str | None:
+        """Like calendar_id(), but None instead of creating the calendar."""
+        if self._calendar is None:
+            self._calendar = self._find_calendar()
         return self._calendar
 
     def _marker(self) -> str:

@@ -24,7 +24,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from followup.errors import ProviderError, TransientError
+from followup.errors import AuthError, ProviderError, TransientError
 from followup.metrics import record_retry
 from followup.providers.google.transport import PROVIDER, ConnectionLost, SessionHttp
 
@@ -182,7 +182,19 @@ def _exhausted(e: Exception, request: Any) -> Exception:
     return TransientError(f"{name}: gave up after retries ({_reason(e)})", retry_after(e))
 
 
+SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
+
+
 def http_error(e: HttpError, what: str) -> ProviderError:
-    """A Google error that retrying will not fix, as the engine's ProviderError."""
-    reasons = ",".join(sorted(error_reasons(e))) or e.reason
-    return ProviderError(f"{what}: Google answered {e.resp.status} ({reasons})")
+    """A Google error that retrying will not fix, as the engine's ProviderError; one that
+    only the user can fix (a grant without the permission, credentials refused even after a
+    refresh) as AuthError, so the account is marked "needs reconnect"."""
+    found = error_reasons(e)
+    reasons = ",".join(sorted(found)) or e.reason
+    status = int(e.resp.status)
+    if status == 401 or (status == 403 and found & SCOPE_REASONS):
+        return AuthError(
+            f"{what}: Google answered {status} ({reasons}): reconnect the account and allow "
+            "every permission (`followup connect google`)"
+        )
+    return ProviderError(f"{what}: Google answered {status} ({reasons})")
