@@ -228,3 +228,16 @@ def test_reading_busy_time_never_creates_our_calendar(fake: FakeGoogle, config: 
     _, account = own_calendar_account(fake, config)
     account.availability.busy(WINDOW)
     assert [c["summary"] for c in fake.calendars.values()] == ["Primary"]
+
+
+def test_base_urls_combine_with_each_apis_path(fake: FakeGoogle, account: Account) -> None:
+    """api_endpoint replaces rootUrl + servicePath: Calendar's URL carries "calendar/v3/",
+    Gmail's and People's paths start at the root."""
+    api = account.blocks._c.api  # type: ignore[attr-defined]
+    base = fake.base
+    assert api.calendar.events().list(calendarId="primary").uri.startswith(
+        f"{base}/calendar/v3/calendars/primary/events?")
+    assert api.gmail.users().drafts().list(userId="me").uri.startswith(
+        f"{base}/gmail/v1/users/me/drafts?")
+    assert api.people.people().searchContacts(query="x", readMask="names").uri.startswith(
+        f"{base}/v1/people:searchContacts?")
