@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -291,3 +291,15 @@ def test_render_mime_refuses_a_broken_address(address: str) -> None:
     draft = DraftPayload(to=((None, address),), subject="s", body="b\n", message_id="<k@x>")
     with pytest.raises(ValueError, match="address"):
         render_mime(draft, date=DATE)
+
+
+def test_contact_note_for_a_second_meeting_says_met_again() -> None:
+    from zoneinfo import ZoneInfo
+
+    from followup.core.compose import contact_note
+    from followup.model import Meeting
+
+    start = datetime(2026, 3, 3, 10, tzinfo=UTC)
+    m = Meeting(uid="u", start=start, end=start + timedelta(hours=1), title="Q2 planning")
+    assert contact_note(m, ZoneInfo("UTC")).startswith("Met at Q2 planning, ")
+    assert contact_note(m, ZoneInfo("UTC"), again=True).startswith("Met again at Q2 planning, ")

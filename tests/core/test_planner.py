@@ -257,6 +257,15 @@ def test_weekly_day_and_time_are_configurable(now: datetime, expected: datetime)
     assert payload.start == expected
 
 
+def test_individual_touches_are_due_on_their_own_dates() -> None:
+    now = local(2026, 3, 30, 8)
+    person = state(anchor=now)
+    due = nurture_due(person, SCHEDULE)
+    schedule = SCHEDULE.model_copy(update={"weekly_batch": False})
+    draft, block = plan_nurture(ctx(now, schedule=schedule), [person], busy=[], taken=[])
+    assert draft.due == due and block.due == due
+
+
 def test_weekly_block_waits_for_the_first_touch_that_falls_due() -> None:
     now = local(2026, 3, 30, 8)  # Monday; Jane's touch is due in about four weeks
     person = state(anchor=now)
@@ -264,7 +273,8 @@ def test_weekly_block_waits_for_the_first_touch_that_falls_due() -> None:
     assert due is not None
     intents = plan_nurture(ctx(now), [person], busy=[], taken=[])
     draft, block = intents
-    assert draft.due == due and block.due == due
+    # Planned now, so written now: the draft waits in Drafts for the weekly block.
+    assert draft.due == now and block.due == now
     assert isinstance(block.payload, BlockPayload)
     assert block.payload.start >= due
     assert block.payload.start.astimezone(BERLIN).weekday() == 4  # a Friday

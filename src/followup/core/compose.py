@@ -74,10 +74,14 @@ class Person:
         return who
 
 
-def contact_note(meeting: Meeting, tz: ZoneInfo) -> str:
-    """ "Met at <title>, <date>[ (<place>)]": one line for the address book."""
+def contact_note(meeting: Meeting, tz: ZoneInfo, *, again: bool = False) -> str:
+    """ "Met at <title>, <date>[ (<place>)]": one line for the address book.
+
+    `again`: "Met again at ...", for someone whose card already tells of an earlier meeting.
+    """
     place = meeting_place(meeting)
-    note = f"Met at {meeting_title(meeting)}, {format_short_date(meeting.start, tz)}"
+    met = "Met again at" if again else "Met at"
+    note = f"{met} {meeting_title(meeting)}, {format_short_date(meeting.start, tz)}"
     return one_line(f"{note} ({place})" if place else note, 300)
 
 

@@ -281,8 +281,14 @@ def plan_nurture(
     tz = ctx.user.tz
     # Each intent is due when the touch is; blocks go no earlier than now.
     when = {s.email: nurture_due(s, ctx.schedule) or ctx.now for s in people}
+    # A weekly batch is planned when the engine decides (the day before its slot) and takes
+    # touches due up to a week later: all of it is written now, so the drafts are in the
+    # Drafts folder when the weekly block comes, not on each touch's own date.
+    write_at = (
+        {e: min(t, ctx.now) for e, t in when.items()} if ctx.schedule.weekly_batch else when
+    )
     for s in people:
-        intents.append(_nurture_draft(ctx, s, when[s.email]))
+        intents.append(_nurture_draft(ctx, s, write_at[s.email]))
 
     occupied = [*busy, *taken]
     if ctx.schedule.weekly_batch:
@@ -316,7 +322,7 @@ def plan_nurture(
                 key=keys.weekly_key(ctx.account, day_start),
                 kind=WriteKind.BLOCK,
                 payload=payload,
-                due=min(when.values()),
+                due=min(write_at.values()),
                 person="",
             )
         )

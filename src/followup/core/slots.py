@@ -249,3 +249,16 @@ def propose_slots(
         if not any(s for d in days for s in by_day[d] if not any(s.overlaps(c) for c in chosen)):
             break
     return sorted(chosen, key=lambda s: s.start)
+
+
+def next_weekly_slot(after: datetime, schedule: ScheduleConfig, tz: ZoneInfo) -> datetime:
+    """The first weekly follow-up time (weekly_day at weekly_time, local) strictly after
+    `after`."""
+    local = after.astimezone(tz)
+    days_ahead = (WEEKDAYS.index(schedule.weekly_day) - local.weekday()) % 7
+    for extra in (0, 7):
+        day = local.date() + timedelta(days=days_ahead + extra)
+        slot = datetime.combine(day, schedule.weekly_time, tzinfo=tz).astimezone(UTC)
+        if slot > after:
+            return slot
+    raise AssertionError("a weekly slot always falls within two weeks")

@@ -18,13 +18,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import structlog
 
 from followup import keys
-from followup.config import WEEKDAYS, Config, ScheduleConfig
+from followup.config import Config
 from followup.core.compose import Composer, contact_note
 from followup.core.names import organization_from_email, parse_name
 from followup.core.planner import (
@@ -37,6 +36,7 @@ from followup.core.planner import (
     plan_first_touch,
     plan_nurture,
 )
+from followup.core.slots import next_weekly_slot
 from followup.core.triage import series_members, triage
 from followup.engine.apply import Hook, apply_pending
 from followup.errors import AuthError, FollowupError
@@ -115,19 +115,6 @@ def plan(
 ) -> CycleReport:
     """What the next cycle would do (`followup plan`): a dry run of it."""
     return run_cycle(config, ledger, account, composer, now, dry_run=True)
-
-
-def next_weekly_slot(after: datetime, schedule: ScheduleConfig, tz: ZoneInfo) -> datetime:
-    """The first weekly follow-up time (weekly_day at weekly_time, local) strictly after
-    `after`."""
-    local = after.astimezone(tz)
-    days_ahead = (WEEKDAYS.index(schedule.weekly_day) - local.weekday()) % 7
-    for extra in (0, 7):
-        day = local.date() + timedelta(days=days_ahead + extra)
-        slot = datetime.combine(day, schedule.weekly_time, tzinfo=tz).astimezone(UTC)
-        if slot > after:
-            return slot
-    raise AssertionError("a weekly slot always falls within two weeks")
 
 
 class _Cycle:
@@ -253,10 +240,7 @@ class _Cycle:
 
     def _met_again(self, meeting: Meeting, person: Attendee) -> WriteIntent:
         name = parse_name(person.name)
-        note = contact_note(meeting, self.config.user.tz)
-        # contact_note says "Met at <title>, <date>"; the card already has the first meeting.
-        if note.startswith("Met at "):
-            note = "Met again at " + note.removeprefix("Met at ")
+        note = contact_note(meeting, self.config.user.tz, again=True)
         key = keys.touch_key(self.account.name, meeting.uid, meeting.occurrence, person.email,
                              0, WriteKind.CONTACT.value)
         return WriteIntent(
@@ -312,10 +296,6 @@ class _Cycle:
         if not due:
             return
         intents = plan_nurture(self.ctx, due, busy=self.busy(), taken=self.taken)
-        if self.schedule.weekly_batch:
-            # The batch covers touches due up to a week after its slot: its drafts must be in
-            # the Drafts folder when the weekly block comes, not on each touch's due date.
-            intents = [replace(i, due=min(i.due, self.now)) for i in intents]
         self._record(intents)
         drafted = {i.person for i in intents if i.kind is WriteKind.DRAFT}
         for state in due:
