@@ -31,8 +31,9 @@ def _common_options(p: argparse.ArgumentParser, *, default: object) -> None:
     )
     p.add_argument(
         "--log-level",
-        default="info" if default is None else default,
+        default=default,
         choices=["debug", "info", "warning", "error"],
+        help="default: info (warning for demo, whose own report says what happened)",
     )
     p.add_argument(
         "--log-format",
@@ -157,7 +158,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     err = sys.stderr
     args = _parser().parse_args(argv)
     fmt = {"auto": None, "json": True, "console": False}[args.log_format]
-    configure_logging(json=fmt, level=args.log_level)
+    level = args.log_level or ("warning" if args.command == "demo" else "info")
+    configure_logging(json=fmt, level=level)
     try:
         return _dispatch(args, out, err)
     except KeyboardInterrupt:
