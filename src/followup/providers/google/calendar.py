@@ -9,13 +9,16 @@ so the ledger replaces this source's meetings instead of adding duplicates.
 Incremental results are not bounded by the window, and the window moves: the full sync reads
 a week past the window's end and the cursor remembers that horizon; once the window passes it,
 a new full sync runs (about once a week).
+
+Instances of a recurring series get their series' first start from the series' master
+(series.py): one events.get per series, remembered in the cursor.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +30,7 @@ from followup.model import (
     BlockPayload,
     CalendarChanges,
     Interval,
+    Meeting,
     OccurrenceRef,
     RemoteState,
     RemoveOutcome,
@@ -45,6 +49,7 @@ from followup.providers.google.events import (
     to_meeting,
 )
 from followup.providers.google.scopes import uses_own_calendar
+from followup.providers.google.series import SeriesStarts
 
 log = structlog.get_logger(__name__)
 
@@ -59,11 +64,14 @@ class _Cursor:
     token: str
     start: datetime  # the full sync's timeMin
     until: datetime  # the full sync's timeMax
+    # recurringEventId -> the series' first start (ISO), None when its master was unreadable.
+    # Added in v2; a v1 cursor loads with an empty map: every series is "unknown yet".
+    series: dict[str, str | None] = field(default_factory=dict)
 
     def dump(self) -> str:
         return json.dumps(
-            {"v": 1, "token": self.token, "start": self.start.isoformat(),
-             "until": self.until.isoformat()}
+            {"v": 2, "token": self.token, "start": self.start.isoformat(),
+             "until": self.until.isoformat(), "series": self.series}
         )
 
     @classmethod
@@ -73,10 +81,18 @@ class _Cursor:
         try:
             d = json.loads(text)
             return cls(d["token"], datetime.fromisoformat(d["start"]),
-                       datetime.fromisoformat(d["until"]))
-        except (ValueError, KeyError, TypeError):
+                       datetime.fromisoformat(d["until"]), _series_map(d.get("series")))
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("google_cursor_unreadable", what="calendar")
             return None
+
+
+def _series_map(value: Any) -> dict[str, str | None]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError("series is not a map")
+    return {str(k): v if isinstance(v, str) else None for k, v in value.items()}
 
 
 class SyncTokenExpired(Exception):
@@ -102,7 +118,10 @@ class CalendarSource:
                 return self._incremental(state, window)
             except SyncTokenExpired:
                 log.info("google_sync_token_expired", source=self.name)
-        return self._full(window)
+        return self._full(window, state.series if state is not None else {})
+
+    def _series(self, known: dict[str, str | None]) -> SeriesStarts:
+        return SeriesStarts(self._c, self.calendar_id, self.name, known)
 
     def _list(self, **params: Any) -> tuple[list[dict[str, Any]], str]:
         """Every page of one listing; returns the items and the nextSyncToken."""
@@ -126,15 +145,20 @@ class CalendarSource:
                     raise ProviderError(f"{self.name}: listing ended without a sync token")
                 return items, token
 
-    def _full(self, window: Interval) -> CalendarChanges:
+    def _full(self, window: Interval, known: dict[str, str | None]) -> CalendarChanges:
         until = window.end + HORIZON_SLACK
         try:
             items, token = self._list(timeMin=rfc3339(window.start), timeMax=rfc3339(until))
         except SyncTokenExpired:  # a page token went stale mid-listing: once more
             items, token = self._list(timeMin=rfc3339(window.start), timeMax=rfc3339(until))
         changes = CalendarChanges(full=True)
-        self._apply(items, changes, Interval(window.start, until))
-        changes.cursor = _Cursor(token, window.start, until).dump()
+        series = self._series(known)
+        # The full listing holds every series with an instance in the window: the others
+        # are forgotten (one request again if they ever come back).
+        series.keep_only(str(ev["recurringEventId"]) for ev in items
+                         if ev.get("recurringEventId"))
+        self._apply(items, changes, Interval(window.start, until), series)
+        changes.cursor = _Cursor(token, window.start, until, series.dump()).dump()
         log.info("google_full_sync", source=self.name, events=len(items),
                  meetings=len(changes.upserts))
         return changes
@@ -142,12 +166,15 @@ class CalendarSource:
     def _incremental(self, state: _Cursor, window: Interval) -> CalendarChanges:
         items, token = self._list(syncToken=state.token)
         changes = CalendarChanges()
-        self._apply(items, changes, Interval(window.start, state.until))
-        changes.cursor = _Cursor(token, state.start, state.until).dump()
+        series = self._series(state.series)
+        self._apply(items, changes, Interval(window.start, state.until), series)
+        changes.cursor = _Cursor(token, state.start, state.until, series.dump()).dump()
         return changes
 
-    def _apply(self, items: list[dict[str, Any]], out: CalendarChanges, span: Interval) -> None:
+    def _apply(self, items: list[dict[str, Any]], out: CalendarChanges, span: Interval,
+               series: SeriesStarts) -> None:
         tz = self._c.default_tz
+        found: list[tuple[str | None, Meeting]] = []
         for ev in items:
             if ev.get("status") == "cancelled":
                 ref = self._removed(ev)
@@ -165,7 +192,13 @@ class CalendarSource:
                 log.warning("google_event_skipped", source=self.name, reason=str(e))
                 continue
             if meeting.start < span.end and meeting.end > span.start:
-                out.upserts.append(meeting)
+                found.append((ev.get("recurringEventId"), meeting))
+        # Only instances inside the window cost a look-up of their series.
+        series.learn(str(sid) for sid, m in found if sid and m.recurrence_id is not None)
+        for sid, meeting in found:
+            if sid and meeting.recurrence_id is not None:
+                meeting = replace(meeting, series_start=series.start_of(str(sid)))
+            out.upserts.append(meeting)
 
     def _removed(self, ev: dict[str, Any]) -> OccurrenceRef | None:
         """A deleted event guarantees only its id (an instance: also recurringEventId and

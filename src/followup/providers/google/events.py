@@ -22,6 +22,17 @@ STATUS = {
 # Entries that are not meetings: out of office, focus time, working location, birthdays.
 MEETING_TYPES = frozenset({"default", "fromGmail"})
 
+# The series start given to an instance whose series' first start is unknown (its master
+# could not be read). The core counts everyone on a series' first occurrence as new, so
+# guessing wrong in that direction sends first-touch drafts to people on a meeting that has
+# run for years, every week. Neither the instance's own start nor the earliest instance in
+# the window can stand in: either may be the first one seen without being the series' first.
+# An instant before any occurrence makes every occurrence a later one: people on it are
+# "already met" (the ledger then knows them), and only someone who joins at a later
+# occurrence counts as new. The price: a new series with an unreadable master gets no
+# first-occurrence follow-ups.
+SERIES_START_UNKNOWN = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 class EventSkipped(ValueError):
     """An event that cannot become a Meeting (no start, a broken time...)."""
@@ -99,7 +110,11 @@ def to_meeting(
     default_tz: tzinfo,
     series_start: datetime | None = None,
 ) -> Meeting:
-    """One event (or one instance of a series, with singleEvents=true) as a Meeting."""
+    """One event (or one instance of a series, with singleEvents=true) as a Meeting.
+
+    `series_start`: for an instance, its series' first start (the master's `start`);
+    without it the instance gets SERIES_START_UNKNOWN, never its own start.
+    """
     uid = str(ev.get("iCalUID") or "")
     if not uid:
         raise EventSkipped("no iCalUID")
@@ -132,7 +147,7 @@ def to_meeting(
         all_day=all_day,
         transparent=ev.get("transparency") == "transparent",
         recurrence_id=recurrence_id,
-        series_start=(series_start or recurrence_id) if recurrence_id else None,
+        series_start=(series_start or SERIES_START_UNKNOWN) if recurrence_id else None,
         sequence=int(ev.get("sequence") or 0),
         attendees_omitted=bool(ev.get("attendeesOmitted")),
         source=source,
