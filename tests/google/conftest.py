@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 from fake_google import FakeGoogle
+from google_cycles import Cycles
 from google_env import T0, account_config, connect
 
 from followup.config import Config, GoogleAccount, UserConfig
+from followup.ledger import Ledger
 from followup.protocols import Account
 from followup.providers.google import open_google_account
 
@@ -46,3 +48,10 @@ def account(fake: FakeGoogle, cfg: GoogleAccount, config: Config, sleeps: list[f
             ) -> Account:
     connect(fake, cfg, config)
     return open_google_account(cfg, config, clock=lambda: T0, sleep=sleeps.append)
+
+
+@pytest.fixture
+def cycles(fake: FakeGoogle, cfg: GoogleAccount, config: Config,
+           tmp_path: Path) -> Iterator[Cycles]:
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}") as ledger:
+        yield Cycles(fake, cfg, config, ledger)

@@ -4,9 +4,11 @@ It speaks the REST API that google-api-python-client sends (routes and scopes co
 discovery documents bundled with the library), with the rules that matter to followup:
 sync tokens and 410, empty pages that still carry nextPageToken, 400 for parameters that are
 forbidden with syncToken, 409 for a reused event id (also of a cancelled event), cancelled
-events returned by get, a People search that only sees what existed at the last warm-up
-query, etag checks on updateContact, 409 for a duplicate contact group, scope checks on every
-call, refresh tokens that can be revoked (400 invalid_grant).
+events returned by get, recurring series as a master (listed only with singleEvents=false,
+read by get with the series' first start) plus instances (listed with singleEvents=true),
+a People search that only sees what existed at the last warm-up query, etag checks on
+updateContact, 409 for a duplicate contact group, scope checks on every call, refresh tokens
+that can be revoked (400 invalid_grant).
 
 Faults: scripted per method (`fail_next`, `drop_next`, `delay_next`) or random at a rate with
 a seed (`random_faults`): 429 with and without Retry-After, 403 rateLimitExceeded, 500, 503,
@@ -35,7 +37,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -284,6 +286,7 @@ class FakeGoogle:
         self.calendars: dict[str, dict[str, Any]] = {}
         self.events: dict[str, dict[str, dict[str, Any]]] = {}
         self.token_generation: dict[str, int] = {}
+        self.event_gets: Counter[str] = Counter()  # events.get per event id
         self.seq = 0
         self.empty_pages = 0  # empty pages (with nextPageToken) before each listing's first
         self._add_calendar(user, "Primary", primary=True)
@@ -497,10 +500,38 @@ class FakeGoogle:
             self.events[cid][ev["id"]] = ev
             return ev
 
+    def add_series(self, cid: str, master: dict[str, Any], starts: list[datetime],
+                   duration: timedelta = timedelta(hours=1),
+                   recurrence: str = "RRULE:FREQ=WEEKLY") -> tuple[dict[str, Any],
+                                                                    list[dict[str, Any]]]:
+        """A recurring event as Google keeps it: the master, whose `start` is the first
+        occurrence's, and one instance per start (what singleEvents=true expands to), each
+        with the master's fields, `recurringEventId` and `originalStartTime`. Changing an
+        instance with change_event makes it an exception."""
+        first = starts[0]
+        with self.lock:
+            head = self.add_event(cid, {
+                **master, "recurrence": [recurrence],
+                "start": {"dateTime": rfc3339(first), "timeZone": "UTC"},
+                "end": {"dateTime": rfc3339(first + duration), "timeZone": "UTC"}})
+            shared = {k: v for k, v in head.items()
+                      if k not in ("id", "recurrence", "start", "end", "etag", "updated")
+                      and not k.startswith("_")}
+            instances = [self.add_event(cid, {
+                **json.loads(json.dumps(shared)),
+                "id": f"{head['id']}_{t.astimezone(UTC):%Y%m%dT%H%M%SZ}".lower(),
+                "recurringEventId": head["id"],
+                "originalStartTime": {"dateTime": rfc3339(t), "timeZone": "UTC"},
+                "start": {"dateTime": rfc3339(t), "timeZone": "UTC"},
+                "end": {"dateTime": rfc3339(t + duration), "timeZone": "UTC"},
+                "_expanded": True}) for t in starts]
+            return head, instances
+
     def change_event(self, cid: str, event_id: str, **fields: Any) -> dict[str, Any]:
         with self.lock:
             ev = self.events[self._cal(cid)][event_id]
             ev.update(fields)
+            ev.pop("_expanded", None)  # a changed instance is an exception, listed either way
             self._stamp(ev)
             return ev
 
@@ -546,6 +577,8 @@ class FakeGoogle:
         evs = [e for e in self.events[cid].values() if e["_seq"] <= snap]
         if single:
             evs = [e for e in evs if "recurrence" not in e]
+        else:  # masters and exceptions, not the instances a master stands for
+            evs = [e for e in evs if not e.get("_expanded")]
         if sync:
             evs = [e for e in evs if e["_seq"] > int(m.group(1))]  # type: ignore[union-attr]
         else:
@@ -582,6 +615,7 @@ class FakeGoogle:
         return self._public(self.add_event(cid, ev))
 
     def events_get(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.event_gets[p["eventId"]] += 1
         ev = self.events[self._cal(p["calendarId"])].get(p["eventId"])
         if ev is None:
             raise ApiError(404, "notFound", "Not Found")
@@ -636,7 +670,8 @@ class FakeGoogle:
                 continue
             spans = []
             for e in self.events[cid].values():
-                if e["status"] == "cancelled" or e.get("transparency") == "transparent":
+                if (e["status"] == "cancelled" or e.get("transparency") == "transparent"
+                        or "recurrence" in e):  # a master: its instances are the busy times
                     continue
                 me = [a for a in e.get("attendees", []) if a.get("self")]
                 if me and me[0].get("responseStatus") == "declined":
