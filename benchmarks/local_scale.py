@@ -55,10 +55,9 @@ def generate(calendar: Path, n: int, now: datetime, seed: int = 7) -> None:
 
 
 def child(n: int) -> dict[str, float]:
+    from followup.config import load_config
     from followup.core.compose import Composer
     from followup.engine.cycle import run_cycle
-
-    from followup.config import load_config
     from followup.ledger import Ledger
     from followup.providers import open_account
 
