@@ -8,7 +8,7 @@ All datetimes are timezone-aware.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -54,6 +54,15 @@ class Attendee:
     cutype: CUType = CUType.INDIVIDUAL
     is_organizer: bool = False
     is_self: bool = False  # the source says this attendee is the calendar's owner (Google "self")
+
+
+# The series start a provider gives an occurrence when it cannot learn the series' real first
+# start (an unreadable master). An instant before any occurrence makes every occurrence a later
+# one: nobody on it counts as new, only someone who joins later does. Neither the occurrence's
+# own start nor the earliest one seen may stand in: either would make a series that has run
+# for years look new. The price: a new series with an unreadable master gets no
+# first-occurrence follow-ups.
+SERIES_START_UNKNOWN = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,8 @@ from google_env import T0 as MONDAY_AFTERNOON
 
 from followup.engine.cycle import CycleReport
 from followup.errors import TransientError
-from followup.model import Interval
+from followup.model import SERIES_START_UNKNOWN, Interval
 from followup.protocols import Account
-from followup.providers.google.events import SERIES_START_UNKNOWN
 
 WEEK = timedelta(weeks=1)
 PAT = "pat@partner.example"

@@ -6,7 +6,15 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from followup.model import Attendee, CUType, Meeting, MeetingStatus, PartStat, Role
+from followup.model import (
+    SERIES_START_UNKNOWN,
+    Attendee,
+    CUType,
+    Meeting,
+    MeetingStatus,
+    PartStat,
+    Role,
+)
 
 PARTSTAT = {
     "accepted": PartStat.ACCEPTED,
@@ -21,17 +29,6 @@ STATUS = {
 }
 # Entries that are not meetings: out of office, focus time, working location, birthdays.
 MEETING_TYPES = frozenset({"default", "fromGmail"})
-
-# The series start given to an instance whose series' first start is unknown (its master
-# could not be read). The core counts everyone on a series' first occurrence as new, so
-# guessing wrong in that direction sends first-touch drafts to people on a meeting that has
-# run for years, every week. Neither the instance's own start nor the earliest instance in
-# the window can stand in: either may be the first one seen without being the series' first.
-# An instant before any occurrence makes every occurrence a later one: people on it are
-# "already met" (the ledger then knows them), and only someone who joins at a later
-# occurrence counts as new. The price: a new series with an unreadable master gets no
-# first-occurrence follow-ups.
-SERIES_START_UNKNOWN = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class EventSkipped(ValueError):

@@ -17,9 +17,10 @@ import structlog
 from googleapiclient.errors import HttpError
 
 from followup.errors import AuthError
+from followup.model import SERIES_START_UNKNOWN
 from followup.providers.google.calls import http_error
 from followup.providers.google.client import GoogleClient
-from followup.providers.google.events import SERIES_START_UNKNOWN, EventSkipped, parse_when
+from followup.providers.google.events import EventSkipped, parse_when
 
 log = structlog.get_logger(__name__)
 

@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from followup.model import Attendee, CUType, Meeting, MeetingStatus, PartStat, Role
+from followup.model import (
+    SERIES_START_UNKNOWN,
+    Attendee,
+    CUType,
+    Meeting,
+    MeetingStatus,
+    PartStat,
+    Role,
+)
 
 _RESPONSES = {
     "accepted": PartStat.ACCEPTED,
@@ -144,6 +152,7 @@ def to_meeting(
         all_day=bool(event.get("isAllDay")),
         transparent=str(event.get("showAs") or "busy").lower() == "free",
         recurrence_id=recurrence_id,
-        series_start=series_start if recurrence_id is not None else None,
+        # An occurrence whose series master could not be read is still recurring.
+        series_start=(series_start or SERIES_START_UNKNOWN) if recurrence_id is not None else None,
         source=source,
     )
