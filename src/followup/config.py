@@ -133,6 +133,9 @@ class GoogleAccount(_Model):
     followup_calendar: str = "primary"  # or a name, e.g. "Follow-ups": created on first use
     contact_group: str = "followup"
     invitations_query: str = "has:attachment filename:ics"
+    # Invitation mails are looked for at most this often (0: every cycle), so that most idle
+    # cycles cost one events.list per calendar and nothing else.
+    invitations_every_minutes: int = Field(30, ge=0)
     # Stand-ins for Google (a local test server): every base URL and the token URI.
     calendar_url: str = "https://www.googleapis.com/calendar/v3/"
     gmail_url: str = "https://gmail.googleapis.com/"

@@ -18,7 +18,9 @@ T0 = datetime(2025, 3, 10, 14, 0, tzinfo=UTC)  # a Monday afternoon
 
 def account_config(fake: FakeGoogle, **overrides: object) -> GoogleAccount:
     return GoogleAccount.model_validate(
-        {"name": "work", **fake.account_urls(), "max_attempts": 6, **overrides}
+        # Invitations looked for on every call unless a test asks for the real throttle.
+        {"name": "work", **fake.account_urls(), "max_attempts": 6,
+         "invitations_every_minutes": 0, **overrides}
     )
 
 

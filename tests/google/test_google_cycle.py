@@ -4,12 +4,15 @@ draft and one block per new person, also with faults; and what a cycle costs in 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fake_google import FakeGoogle
 from google_cycles import PEOPLE, T0, Cycles
+from google_env import account_config
 
-from followup.ledger import WriteState
+from followup.config import Config
+from followup.ledger import Ledger, WriteState
 
 
 def assert_one_of_each(fake: FakeGoogle, people: list[tuple[str, str]] = PEOPLE) -> None:
@@ -56,14 +59,22 @@ def test_writes_applied_with_their_answer_lost_are_not_doubled(cycles: Cycles) -
     assert len(cycles.fake.applied_then_dropped) == 6
 
 
-def test_requests_per_cycle(cycles: Cycles, capsys: pytest.CaptureFixture[str]) -> None:
-    """The figures for the report: an idle cycle, and a new meeting with k new people."""
+def test_requests_per_cycle(fake: FakeGoogle, config: Config, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The figures for the report: an idle cycle, and a new meeting with k new people.
+
+    With the default settings: invitation mails are looked for every 30 minutes."""
+    cfg = account_config(fake, invitations_every_minutes=30)
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'figures.sqlite3'}")
+    cycles = Cycles(fake, cfg, config, ledger)
     now = T0 + timedelta(hours=2)
     first, _ = cycles.requests(now)  # the first sync (empty calendar and inbox)
     idle, report = cycles.requests(now + timedelta(minutes=5))
     assert report.meetings_synced == 0
-    assert idle == 2  # events.list on the one watched calendar + Gmail getProfile
-    figures = {"first (empty)": first, "idle": idle}
+    assert idle == 1  # events.list on the one watched calendar, nothing else
+    idle_with_mail_check, _ = cycles.requests(now + timedelta(minutes=31))
+    assert idle_with_mail_check == 2  # + Gmail getProfile: nothing new, no search
+    figures = {"first (empty)": first, "idle": idle, "idle, mail check due": 2}
     t = now + timedelta(days=1)
     for k in (1, 3, 6):
         people = [(f"p{k}-{i}@partner{i}.example", f"Person {i}") for i in range(k)]
@@ -78,6 +89,7 @@ def test_requests_per_cycle(cycles: Cycles, capsys: pytest.CaptureFixture[str]) 
     figures["idle again"] = idle_again
     with capsys.disabled():
         print(f"\nGoogle requests per cycle: {figures}")
-    assert idle_again == 2
+    ledger.close()
+    assert idle_again == 1
     # Per new person: warm-up + search + create (contact), create (draft), insert (block).
     assert figures["new meeting, k=6"] - figures["new meeting, k=3"] == 3 * 5

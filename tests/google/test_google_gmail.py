@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from fake_google import FakeGoogle
-from google_env import T0
+from google_env import T0, account_config, connect
 
 from followup import keys
+from followup.config import Config
 from followup.model import DraftPayload, Interval, MeetingStatus, WriteOutcome
 from followup.protocols import Account
+from followup.providers.google import open_google_account
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "calmailproc" / "maildir" / "cur"
 WINDOW = Interval(T0 - timedelta(days=3), T0 + timedelta(days=14))
@@ -145,3 +147,23 @@ def test_gmail_gets_a_raw_message_not_a_media_upload(fake: FakeGoogle,
     [(mid)] = list(fake.drafts.values())
     assert base64.urlsafe_b64encode(fake.messages[mid]["raw"])
     assert fake.counts()["gmail.users.drafts.create"] == 1
+
+
+def test_invitations_are_looked_for_at_most_once_per_interval(
+        fake: FakeGoogle, config: Config) -> None:
+    """Most idle cycles cost nothing here: the look waits for `invitations_every_minutes`."""
+    cfg = account_config(fake, invitations_every_minutes=30)
+    connect(fake, cfg, config)
+    clock = [datetime(2025, 3, 10, 12, 0, tzinfo=UTC)]
+    account = open_google_account(cfg, config, clock=lambda: clock[0], sleep=lambda s: None)
+    source = invitations(account)
+    first = source.changes(None, WINDOW)
+    fake.reset_log()
+    clock[0] += timedelta(minutes=29)
+    quiet = source.changes(first.cursor, WINDOW)
+    assert fake.counts() == {}
+    fake.add_message(eml("test-01-1.eml"), at=clock[0])
+    clock[0] += timedelta(minutes=2)
+    found = source.changes(quiet.cursor, WINDOW)
+    assert [m.title for m in found.upserts] == ["Test Event 1"]
+    assert fake.counts()["gmail.users.getProfile"] == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from followup.config import Config, GoogleAccount
 from followup.protocols import Account, CredentialInfo, MeetingSource
@@ -47,7 +47,9 @@ def open_google_account(
     )
     blocks = CalendarBlocks(client)
     sources: list[MeetingSource] = [CalendarSource(client, cid) for cid in cfg.calendars]
-    sources.append(InvitationSource(client))
+    sources.append(
+        InvitationSource(client, clock, every=timedelta(minutes=cfg.invitations_every_minutes))
+    )
     return Account(
         name=cfg.name,
         kind="google",

@@ -104,10 +104,11 @@ class _MailCursor:
     history: str  # the mailbox's historyId when the scan started
     after: int  # epoch seconds: the newest message read
     seen: list[str] = field(default_factory=list)  # ids read at that second (after: is >=)
+    checked: float = 0.0  # epoch seconds of the last look at the mailbox (0: unknown)
 
     def dump(self) -> str:
         return json.dumps({"v": 1, "history": self.history, "after": self.after,
-                           "seen": self.seen})
+                           "seen": self.seen, "checked": self.checked})
 
     @classmethod
     def load(cls, text: str | None) -> _MailCursor | None:
@@ -115,7 +116,8 @@ class _MailCursor:
             return None
         try:
             d = json.loads(text)
-            return cls(str(d["history"]), int(d["after"]), [str(x) for x in d.get("seen", [])])
+            return cls(str(d["history"]), int(d["after"]), [str(x) for x in d.get("seen", [])],
+                       float(d.get("checked", 0.0)))
         except (ValueError, KeyError, TypeError):
             log.warning("google_cursor_unreadable", what="gmail")
             return None
@@ -125,12 +127,17 @@ class InvitationSource:
     """Invitation mails (text/calendar parts) as meetings: catches meetings that never made it
     into the calendar. The ledger merges them with the calendar's copies by UID.
 
-    An idle check costs one users.getProfile (1 quota unit): the search runs only when the
-    mailbox's historyId moved.
+    It looks at most once per `every` (the cursor remembers when), so most idle cycles cost
+    nothing here; a look costs one users.getProfile (1 quota unit), and the search runs only
+    when the mailbox's historyId moved.
     """
 
-    def __init__(self, client: GoogleClient) -> None:
+    def __init__(
+        self, client: GoogleClient, clock: Callable[[], datetime], *, every: timedelta
+    ) -> None:
         self._c = client
+        self._clock = clock
+        self._every = every
         self._name = "mail:gmail"
 
     @property
@@ -146,8 +153,12 @@ class InvitationSource:
 
     def changes(self, cursor: str | None, window: Interval) -> CalendarChanges:
         state = _MailCursor.load(cursor)
+        now = self._clock().timestamp()
+        if state is not None and 0 <= now - state.checked < self._every.total_seconds():
+            return CalendarChanges(cursor=state.dump())
         history = self._history_id()
         if state is not None and state.history == history:
+            state.checked = now
             return CalendarChanges(cursor=state.dump())
         full = state is None
         after = _epoch(window.start - FIRST_SCAN_LOOKBACK) if state is None else state.after
@@ -175,7 +186,7 @@ class InvitationSource:
             )
             changes.upserts.extend(parsed.meetings)
             changes.errors.extend(parsed.errors)
-        changes.cursor = _MailCursor(history, newest, at_newest).dump()
+        changes.cursor = _MailCursor(history, newest, at_newest, now).dump()
         log.info("google_invitations_scanned", source=self.name, meetings=len(changes.upserts),
                  full=full)
         return changes
