@@ -39,7 +39,10 @@ class MaildirDrafts:
         self.clock = clock
 
     def ensure(self, key: str, payload: DraftPayload, *, recovering: bool) -> WriteResult:
-        found = self._find(key)
+        # The file name carries the key, so the usual lookup is a directory listing. Reading
+        # every draft's headers (for one a client renamed) is only for a write that may
+        # already have happened: on every new draft it would make a cycle quadratic.
+        found = self._find(key, by_header=recovering)
         if found is not None:
             data = read_bytes(found)
             if data is not None:
@@ -84,15 +87,17 @@ class MaildirDrafts:
         log.info("draft.removed", file=found.name)
         return RemoveOutcome.REMOVED
 
-    def _find(self, key: str) -> Path | None:
+    def _find(self, key: str, *, by_header: bool = True) -> Path | None:
         entries = list_messages(self.folder)
         marker = f".followup-{key}."
         for e in entries:
             if marker in e.key:
                 return e.path
+        if not by_header:
+            return None
         wanted = f"<{key}@"
         for e in entries:  # renamed by a client that rewrote it: look for our Message-ID
-            headers = read_headers(e.path)
+            headers = read_headers(e.path, fast=True)
             if headers is not None and str(headers.get("Message-ID", "")).strip().startswith(
                 wanted
             ):
