@@ -84,7 +84,14 @@ def first_touch_window(meeting: Meeting, now: datetime, schedule: ScheduleConfig
     return Interval(start, proposals_end)
 
 
-def _contact_intent(ctx: PlanContext, meeting: Meeting, person: Attendee) -> WriteIntent:
+def contact_intent(
+    ctx: PlanContext, meeting: Meeting, person: Attendee, *, again: bool = False
+) -> WriteIntent:
+    """Create the person's card, or annotate the existing one, with a note of this meeting.
+
+    `again`: someone followup met before ("Met again at ..."): the engine uses it instead of
+    a first touch.
+    """
     tz = ctx.user.tz
     name = parse_name(person.name)
     payload = ContactPayload(
@@ -93,7 +100,7 @@ def _contact_intent(ctx: PlanContext, meeting: Meeting, person: Attendee) -> Wri
         given_name=name.given,
         family_name=name.family,
         organization=organization_from_email(person.email),
-        note=contact_note(meeting, tz),
+        note=contact_note(meeting, tz, again=again),
     )
     return WriteIntent(
         key=keys.touch_key(
@@ -127,7 +134,7 @@ def plan_first_touch(
     """
     schedule = ctx.schedule
     tz = ctx.user.tz
-    contact = _contact_intent(ctx, meeting, person)
+    contact = contact_intent(ctx, meeting, person)
     result = FirstTouch(intents=[contact])
 
     if interaction is not None and interaction.at >= meeting.end:

@@ -22,14 +22,13 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from followup import keys
 from followup.config import Config
-from followup.core.compose import Composer, contact_note
-from followup.core.names import organization_from_email, parse_name
+from followup.core.compose import Composer
 from followup.core.planner import (
     NURTURE_SEARCH_DAYS,
     PersonState,
     PlanContext,
+    contact_intent,
     first_touch_due,
     first_touch_window,
     nurture_due,
@@ -43,7 +42,6 @@ from followup.errors import AuthError, FollowupError
 from followup.ledger import Ledger, WriteRow, WriteState
 from followup.model import (
     Attendee,
-    ContactPayload,
     Interaction,
     Interval,
     Meeting,
@@ -203,7 +201,7 @@ class _Cycle:
                 new.append(person)
                 continue
             # Met before: no second first touch, but their card notes this meeting.
-            intents.append(self._met_again(meeting, person))
+            intents.append(contact_intent(self.ctx, meeting, person, again=True))
             saves.append(replace(state, anchor=max(state.anchor, meeting.end),
                                  last_meeting_title=meeting.title))
         if new:
@@ -237,26 +235,6 @@ class _Cycle:
             return False
         deadline = meeting.end + timedelta(hours=self.schedule.deadline_hours)
         return self.now < deadline
-
-    def _met_again(self, meeting: Meeting, person: Attendee) -> WriteIntent:
-        name = parse_name(person.name)
-        note = contact_note(meeting, self.config.user.tz, again=True)
-        key = keys.touch_key(self.account.name, meeting.uid, meeting.occurrence, person.email,
-                             0, WriteKind.CONTACT.value)
-        return WriteIntent(
-            key=key,
-            kind=WriteKind.CONTACT,
-            payload=ContactPayload(
-                email=person.email, display_name=name.display, given_name=name.given,
-                family_name=name.family, organization=organization_from_email(person.email),
-                note=note,
-            ),
-            due=first_touch_due(meeting, self.schedule),
-            person=person.email,
-            meeting_uid=meeting.uid,
-            occurrence=meeting.occurrence,
-            touch=0,
-        )
 
     # --- 3. nurture ---------------------------------------------------------------------------
 
