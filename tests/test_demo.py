@@ -95,3 +95,16 @@ def test_undo_leaves_the_users_folders_as_they_were(workspace: tuple[Path, Path]
     rc, text = _cli("undo", "--yes", "--config", str(config))
     assert rc == 0, text
     assert _snapshot(root) == before
+
+
+def test_undo_waits_for_a_running_daemon(workspace: tuple[Path, Path]) -> None:
+    from followup.config import load_config
+    from followup.service.lock import StateLock
+
+    root, config = workspace
+    assert _cli("run", "--once", "--config", str(config))[0] == 0
+    written = _snapshot(root)
+    with StateLock(load_config(config).state_path()):  # as a running daemon holds it
+        rc, _ = _cli("undo", "--yes", "--config", str(config))
+    assert rc == 3
+    assert _snapshot(root) == written

@@ -64,12 +64,17 @@ def undo_command(config: Config, *, account: str | None, yes: bool, out: TextIO)
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing removed.", file=out)
             return 0
-    from followup.service.lock import StateLock
+    from followup.service.lock import LockHeldError, StateLock
 
+    lock = StateLock(config.state_path())
+    try:
+        lock.acquire()  # the daemon must not write while we remove: hold its lock
+    except LockHeldError as e:
+        print(f"followup: {e}", file=sys.stderr)
+        return 3
     ledger = Ledger.open(config.ledger_url())
     failed = 0
-    # The daemon must not write while we remove: hold its lock.
-    with StateLock(config.state_path()):
+    try:
         for account_cfg in chosen:
             try:
                 report = undo(ledger, open_account(account_cfg, config))
@@ -85,6 +90,8 @@ def undo_command(config: Config, *, account: str | None, yes: bool, out: TextIO)
             for error in report.errors:
                 print(f"  ! {error}", file=out)
                 failed += 1
+    finally:
+        lock.release()
     ledger.close()
     return 1 if failed else 0
 
