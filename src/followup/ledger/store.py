@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy import (
@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from followup.core.state import PersonState
 from followup.ledger import codec, merge, schema
 from followup.ledger.connect import make_engine
 from followup.ledger.migrate import current_revision, upgrade_to_head
@@ -47,9 +48,6 @@ from followup.model import (
     WriteOutcome,
     WriteResult,
 )
-
-if TYPE_CHECKING:
-    from followup.core.planner import PersonState
 
 log = structlog.get_logger(__name__)
 
@@ -602,9 +600,6 @@ def _write_row(row: Row[Any]) -> WriteRow:
 
 
 def _person(row: Row[Any]) -> PersonState:
-    # Imported here: the core is written alongside the ledger, and only people need it.
-    from followup.core.planner import PersonState
-
     return PersonState(
         email=row.email,
         name=row.name,
