@@ -91,6 +91,9 @@ class Meeting:
     sequence: int = 0
     attendees_omitted: bool = False  # the source truncated the list (Google attendeesOmitted)
     source: str = ""  # where it came from, for logs and merge priority: "calendar:..."/"mail:..."
+    # The IANA zone the event was written in (its TZID, Google timeZone, Graph
+    # originalStartTimeZone), when known: the other side's zone when it is not the user's.
+    timezone: str | None = None
 
     @property
     def occurrence(self) -> datetime:
@@ -100,6 +103,15 @@ class Meeting:
     @property
     def is_recurring(self) -> bool:
         return self.series_start is not None
+
+
+def zone_name(zone: object) -> str | None:
+    """The IANA key of a zone object (ZoneInfo, or anything with a `.key`/`.zone` id), or None
+    for fixed offsets and UTC: those say nothing about where the other side is."""
+    key = getattr(zone, "key", None) or getattr(zone, "zone", None)
+    if not isinstance(key, str) or "/" not in key or key.startswith("Etc/"):
+        return None
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +169,9 @@ class BlockPayload:
     start: datetime
     end: datetime
     conflict: bool = False  # no free slot before the deadline: placed at it anyway
+    # The drafts this block is about: the engine puts a link to each into the description
+    # when it writes the block (a link is only known once the draft exists).
+    draft_keys: tuple[str, ...] = ()
 
 
 Payload = ContactPayload | DraftPayload | BlockPayload

@@ -35,6 +35,7 @@ from followup.model import (
     MeetingStatus,
     PartStat,
     Role,
+    zone_name,
 )
 
 log = structlog.get_logger(__name__)
@@ -336,6 +337,7 @@ def _meeting(
         series_start=series_start if is_series else None,
         sequence=_int(occ.get("SEQUENCE")),
         source=source,
+        timezone=zone_name(start.tzinfo),
     )
 
 

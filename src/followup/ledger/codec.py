@@ -92,6 +92,7 @@ def dump_meeting(m: Meeting) -> JSONDict:
         "sequence": m.sequence,
         "attendees_omitted": m.attendees_omitted,
         "source": m.source,
+        "timezone": m.timezone,
     }
 
 
@@ -115,6 +116,7 @@ def load_meeting(d: JSONDict) -> Meeting:
         sequence=d["sequence"],
         attendees_omitted=d["attendees_omitted"],
         source=d["source"],
+        timezone=d.get("timezone"),  # absent in meetings stored before it existed
     )
 
 
@@ -154,6 +156,7 @@ def dump_payload(p: Payload) -> JSONDict:
         "start": dump_time(p.start),
         "end": dump_time(p.end),
         "conflict": p.conflict,
+        "draft_keys": list(p.draft_keys),
     }
 
 
@@ -183,6 +186,7 @@ def load_payload(kind: WriteKind, d: JSONDict) -> Payload:
         start=load_time(d["start"]),
         end=load_time(d["end"]),
         conflict=d["conflict"],
+        draft_keys=tuple(d.get("draft_keys", ())),  # absent in blocks recorded before links
     )
 
 

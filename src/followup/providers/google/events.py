@@ -14,6 +14,7 @@ from followup.model import (
     MeetingStatus,
     PartStat,
     Role,
+    zone_name,
 )
 
 PARTSTAT = {
@@ -60,6 +61,13 @@ def parse_when(value: dict[str, Any] | None, default_tz: tzinfo) -> tuple[dateti
     except ValueError as e:
         raise EventSkipped(f"unreadable time: {e}") from None
     raise EventSkipped("no dateTime or date")
+
+
+def _event_zone(ev: dict[str, Any]) -> str | None:
+    """The IANA zone the event was written in (its start's timeZone), if Google says."""
+    start = ev.get("start") or {}
+    name = start.get("timeZone") if isinstance(start, dict) else None
+    return zone_name(_zone(str(name), UTC)) if name else None
 
 
 def to_google_time(t: datetime) -> dict[str, str]:
@@ -148,4 +156,5 @@ def to_meeting(
         sequence=int(ev.get("sequence") or 0),
         attendees_omitted=bool(ev.get("attendeesOmitted")),
         source=source,
+        timezone=_event_zone(ev),
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from followup.ical.tz import zone_for
 from followup.model import (
     SERIES_START_UNKNOWN,
     Attendee,
@@ -15,6 +16,7 @@ from followup.model import (
     MeetingStatus,
     PartStat,
     Role,
+    zone_name,
 )
 
 _RESPONSES = {
@@ -54,6 +56,18 @@ def parse_datetime_tz(value: Any) -> datetime:
     except (ZoneInfoNotFoundError, ValueError):
         zone = UTC  # a Windows zone name would need a table; we always request UTC
     return dt.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _original_zone(event: dict[str, Any]) -> str | None:
+    """The IANA zone the organiser wrote the event in (Graph reports a Windows name, e.g.
+    "Pacific Standard Time", or an IANA one), if it says."""
+    name = event.get("originalStartTimeZone")
+    if not isinstance(name, str) or not name.strip():
+        return None
+    try:
+        return zone_name(zone_for(name.strip()))
+    except (ValueError, KeyError):
+        return None
 
 
 def parse_offset_datetime(value: Any) -> datetime | None:
@@ -155,4 +169,5 @@ def to_meeting(
         # An occurrence whose series master could not be read is still recurring.
         series_start=(series_start or SERIES_START_UNKNOWN) if recurrence_id is not None else None,
         source=source,
+        timezone=_original_zone(event),
     )
