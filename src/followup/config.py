@@ -7,18 +7,34 @@ config/followup.example.toml documents every key with its default; keep the two 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 APP = "followup"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# Account names become file names (tokens/<name>.json): nothing that leaves the folder.
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9._-]+")
+# Bounds for every number: a typo (1e14 seconds, 10**30 days) is a config error, not an
+# OverflowError in the middle of a cycle.
+DAY_MINUTES = 24 * 60
+MAX_DAYS = 366
 
 
 class ConfigError(Exception):
@@ -31,7 +47,58 @@ class ConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _address(v: str) -> str:
+    """A bare address (no name, no angle brackets), lower-cased; ValueError in words."""
+    a = v.strip().lower()
+    try:
+        validate_email(a, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as e:
+        raise ValueError(f"{v!r} is not an email address: {e}") from None
+    return a
+
+
+def _domain(v: str) -> str:
+    """A domain such as example.org (a leading @ is forgiven), lower-cased."""
+    d = v.strip().lower().removeprefix("@")
+    try:
+        validate_email(f"x@{d}", check_deliverability=False)
+    except EmailNotValidError:
+        raise ValueError(f"{v!r} is not a domain such as example.org") from None
+    return d
+
+
+def _addresses(v: list[str]) -> list[str]:
+    return _all_or_errors(v, _address)
+
+
+def _domains(v: list[str]) -> list[str]:
+    return _all_or_errors(v, _domain)
+
+
+def _all_or_errors(values: list[str], check: object) -> list[str]:
+    """Check every item and report every bad one in one message."""
+    assert callable(check)
+    good, bad = [], []
+    for x in values:
+        try:
+            good.append(check(x))
+        except ValueError as e:
+            bad.append(str(e))
+    if bad:
+        raise ValueError("; ".join(bad))
+    return good
+
+
+def _account_name(v: str) -> str:
+    if not ACCOUNT_NAME.fullmatch(v) or v in (".", ".."):
+        raise ValueError(
+            f"{v!r} cannot be an account name: use letters, digits, '.', '_' and '-' only "
+            "(it names the account's token file)"
+        )
+    return v
 
 
 class UserConfig(_Model):
@@ -51,10 +118,15 @@ class UserConfig(_Model):
             raise ValueError(f"unknown time zone {v!r}") from e
         return v
 
-    @field_validator("addresses", "domains")
+    @field_validator("addresses")
     @classmethod
-    def _lower(cls, v: list[str]) -> list[str]:
-        return [x.strip().lower() for x in v]
+    def _real_addresses(cls, v: list[str]) -> list[str]:
+        return _addresses(v)
+
+    @field_validator("domains")
+    @classmethod
+    def _real_domains(cls, v: list[str]) -> list[str]:
+        return _domains(v)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -62,7 +134,8 @@ class UserConfig(_Model):
 
 
 class TriageConfig(_Model):
-    max_attendees: int = Field(10, ge=1)  # more than this (user included): a large meeting
+    # More attendees than this (the user included): a large meeting.
+    max_attendees: int = Field(10, ge=1, le=10_000)
     skip_all_day: bool = True
     # Local parts (before @) that mark machines and lists, matched as whole words.
     skip_local_parts: list[str] = Field(
@@ -77,32 +150,95 @@ class TriageConfig(_Model):
     )
     skip_addresses: list[str] = Field(default_factory=list)  # never follow up with these
 
+    @field_validator("skip_domains")
+    @classmethod
+    def _real_domains(cls, v: list[str]) -> list[str]:
+        return _domains(v)
+
+    @field_validator("skip_addresses")
+    @classmethod
+    def _real_addresses(cls, v: list[str]) -> list[str]:
+        return _addresses(v)
+
 
 _WORKWEEK: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
 
 
 class ScheduleConfig(_Model):
-    working_days: list[Weekday] = Field(default_factory=lambda: _WORKWEEK.copy())
+    working_days: list[Weekday] = Field(
+        default_factory=lambda: _WORKWEEK.copy(), min_length=1, max_length=7)
     day_start: time = time(9, 0)
     day_end: time = time(17, 30)
-    grace_minutes: int = Field(10, ge=0)  # after a meeting ends, before we act on it
-    block_minutes: int = Field(15, ge=5)
-    target_hours: int = Field(24, ge=1)  # the block should end within this of the meeting's end
-    deadline_hours: int = Field(72, ge=1)  # and never later than this
+    grace_minutes: int = Field(10, ge=0, le=DAY_MINUTES)  # after a meeting ends, before we act
+    block_minutes: int = Field(15, ge=5, le=8 * 60)
+    # The block should end within target_hours of the meeting's end, never after deadline_hours.
+    target_hours: int = Field(24, ge=1, le=MAX_DAYS * 24)
+    deadline_hours: int = Field(72, ge=1, le=MAX_DAYS * 24)
     proposed_slots: int = Field(3, ge=0, le=5)
-    proposed_slot_minutes: int = Field(30, ge=15)
-    cadence_min_days: int = Field(21, ge=1)
-    cadence_max_days: int = Field(28, ge=1)
+    proposed_slot_minutes: int = Field(30, ge=15, le=8 * 60)
+    cadence_min_days: int = Field(21, ge=1, le=MAX_DAYS)
+    cadence_max_days: int = Field(28, ge=1, le=MAX_DAYS)
     weekly_batch: bool = True  # one weekly block for nurture touches instead of one each
     weekly_day: Weekday = "fri"
     weekly_time: time = time(15, 0)
-    weekly_block_minutes: int = Field(45, ge=5)
+    weekly_block_minutes: int = Field(45, ge=5, le=8 * 60)
+
+    @field_validator("working_days")
+    @classmethod
+    def _no_repeats(cls, v: list[Weekday]) -> list[Weekday]:
+        repeated = sorted({d for d in v if v.count(d) > 1}, key=WEEKDAYS.index)
+        if repeated:
+            raise ValueError(f"names {', '.join(repeated)} more than once")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems = schedule_problems(self.model_dump())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def schedule_problems(values: dict[str, object]) -> list[str]:
+    """Settings that are each fine but make no sense together, one sentence each.
+
+    Takes raw values too (missing ones: the defaults; wrongly typed ones: not compared), so
+    a file with other errors still hears about these in the same report.
+    """
+    defaults = {k: f.get_default(call_default_factory=True)
+                for k, f in ScheduleConfig.model_fields.items()}
+    v = {**defaults, **values}
+    problems = []
+
+    def both(a: str, b: str, kind: type) -> bool:
+        return all(isinstance(v[k], kind) and not isinstance(v[k], bool) for k in (a, b))
+
+    if both("day_start", "day_end", time) and _le(v["day_end"], v["day_start"]):
+        problems.append(f"`schedule.day_end` ({v['day_end']}) must be later than "
+                        f"`schedule.day_start` ({v['day_start']})")
+    if both("cadence_min_days", "cadence_max_days", int) and _lt(
+            v["cadence_max_days"], v["cadence_min_days"]):
+        problems.append(f"`schedule.cadence_min_days` ({v['cadence_min_days']}) must not be "
+                        f"more than `schedule.cadence_max_days` ({v['cadence_max_days']})")
+    if both("target_hours", "deadline_hours", int) and _lt(
+            v["deadline_hours"], v["target_hours"]):
+        problems.append(f"`schedule.deadline_hours` ({v['deadline_hours']}) must not be less "
+                        f"than `schedule.target_hours` ({v['target_hours']})")
+    return problems
+
+
+def _le(a: object, b: object) -> bool:
+    return bool(a <= b)  # type: ignore[operator]
+
+
+def _lt(a: object, b: object) -> bool:
+    return bool(a < b)  # type: ignore[operator]
 
 
 class DaemonConfig(_Model):
-    poll_seconds: int = Field(300, ge=10)
-    lookback_days: int = Field(3, ge=0)  # on a first start, meetings this far back count
-    horizon_days: int = Field(14, ge=1)  # how far ahead to read calendars
+    poll_seconds: int = Field(300, ge=10, le=24 * 3600)
+    lookback_days: int = Field(3, ge=0, le=MAX_DAYS)  # on a first start, meetings this far back
+    horizon_days: int = Field(14, ge=1, le=MAX_DAYS)  # how far ahead to read calendars
     http_listen: str | None = None  # e.g. "127.0.0.1:9464" for /healthz and /metrics
 
 
@@ -124,6 +260,8 @@ class LocalAccount(_Model):
     followups: str | None = None  # vdir calendar for follow-up blocks
     busy_from_followups: bool = True  # our own blocks count as busy time
 
+    _name_is_a_file_name = field_validator("name")(_account_name)
+
 
 class GoogleAccount(_Model):
     kind: Literal["google"] = "google"
@@ -135,7 +273,7 @@ class GoogleAccount(_Model):
     invitations_query: str = "has:attachment filename:ics"
     # Invitation mails are looked for at most this often (0: every cycle), so that most idle
     # cycles cost one events.list per calendar and nothing else.
-    invitations_every_minutes: int = Field(30, ge=0)
+    invitations_every_minutes: int = Field(30, ge=0, le=7 * DAY_MINUTES)
     # Stand-ins for Google (a local test server): every base URL and the token URI.
     calendar_url: str = "https://www.googleapis.com/calendar/v3/"
     gmail_url: str = "https://gmail.googleapis.com/"
@@ -145,8 +283,10 @@ class GoogleAccount(_Model):
     # The OAuth client's project is in "Testing" status: Google expires refresh tokens 7 days
     # after consent, so `followup status` warns before that. Set false once "In production".
     testing_app: bool = True
-    request_timeout: float = Field(30.0, gt=0)  # seconds per HTTP request
+    request_timeout: float = Field(30.0, gt=0, le=600)  # seconds per HTTP request
     max_attempts: int = Field(5, ge=1, le=10)  # per call, retries included (429, 5xx, timeouts)
+
+    _name_is_a_file_name = field_validator("name")(_account_name)
 
 
 class MicrosoftAccount(_Model):
@@ -162,8 +302,10 @@ class MicrosoftAccount(_Model):
     # CA bundle for TLS to the authority and Graph (a TLS-inspecting proxy, a test server).
     # It wins over REQUESTS_CA_BUNDLE, which would otherwise silently replace it.
     ca_bundle: str | None = None
-    request_timeout: float = Field(30.0, gt=0)  # seconds per HTTP request
+    request_timeout: float = Field(30.0, gt=0, le=600)  # seconds per HTTP request
     max_attempts: int = Field(5, ge=1, le=10)  # per call, retries included (429, 503, 5xx)
+
+    _name_is_a_file_name = field_validator("name")(_account_name)
 
 
 AccountConfig = Annotated[
@@ -190,6 +332,19 @@ class Config(_Model):
             raise ValueError(f"account names must be unique: {', '.join(dups)}")
         return v
 
+    @field_validator("templates_dir")
+    @classmethod
+    def _templates_exist(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """A mistyped templates_dir would silently fall back to the shipped templates."""
+        if v is None:
+            return v
+        base = (info.context or {}).get("base_dir")
+        resolved = _resolve(base, v) if base else str(Path(v).expanduser())
+        if not Path(resolved or v).is_dir():
+            raise ValueError(f"{resolved} is not a folder (templates_dir names a folder of "
+                             "Jinja2 templates; remove the line to use the shipped ones)")
+        return v
+
     def state_path(self) -> Path:
         if self.state_dir:
             return Path(self.state_dir).expanduser()
@@ -208,40 +363,52 @@ def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP)) / "followup.toml"
 
 
-def _describe(err: ValidationError) -> list[str]:
-    lines = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"{where}: {e['msg']}")
-    return lines
-
-
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
     """Parse TOML text. Relative paths in the file are relative to `base_dir`."""
+    from followup.config_messages import KeyLines, describe, sort_by_line
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(source, [f"not valid TOML: {e}"]) from None
     try:
-        cfg = Config.model_validate(data)
+        cfg = Config.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as e:
-        raise ConfigError(source, _describe(e)) from None
+        lines = KeyLines(text)
+        problems = describe(e, Config, lines)
+        schedule = data.get("schedule")
+        if isinstance(schedule, dict) and not any(e["loc"] == ("schedule",) for e in
+                                                  e.errors()):
+            # The schedule's own errors kept its cross checks from running: run them here.
+            problems += [lines.locate(p) for p in schedule_problems(schedule)]
+        raise ConfigError(source, sort_by_line(problems)) from None
     return _resolve_paths(cfg, base_dir) if base_dir else cfg
+
+
+def decode_config(data: bytes, source: str) -> str:
+    """The file's text; a byte that is not UTF-8 is a ConfigError naming its line."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ConfigError(source, [
+            f"line {line}: byte 0x{data[e.start]:02x} is not UTF-8; save the file as UTF-8"
+        ]) from None
 
 
 def load_config(path: Path) -> Config:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as e:
         raise ConfigError(str(path), [f"cannot read: {e.strerror}"]) from None
-    return parse_config(text, str(path), path.parent.resolve())
+    return parse_config(decode_config(data, str(path)), str(path), path.parent.resolve())
 
 
-def _resolve(base: Path, p: str | None) -> str | None:
+def _resolve(base: Path | None, p: str | None) -> str | None:
     if p is None or "://" in p:
         return p
     q = Path(p).expanduser()
-    return str(q if q.is_absolute() else base / q)
+    return str(q if q.is_absolute() or base is None else base / q)
 
 
 def _resolve_paths(cfg: Config, base: Path) -> Config:
