@@ -122,8 +122,13 @@ def test_a_create_refused_before_applying_is_made_after_the_look_up(
 
 
 def test_the_transport_is_requests_not_httplib2(account: Account) -> None:
-    http = account.blocks._c.api.calendar._http  # type: ignore[attr-defined]
-    assert isinstance(http, SessionHttp)
+    client = account.blocks._c  # type: ignore[attr-defined]
+    assert isinstance(client.caller.http, SessionHttp)
+    # The service objects are shared by every account and hold no transport of their own:
+    # a request run without its account's http is refused, never sent unauthenticated.
+    request = client.api.calendar.events().list(calendarId="primary")
+    with pytest.raises(RuntimeError, match="account's http"):
+        request.execute()
 
 
 def test_every_request_is_counted(fake: FakeGoogle, account: Account) -> None:

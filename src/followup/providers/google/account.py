@@ -43,7 +43,7 @@ def open_google_account(
         cfg=cfg,
         config=config,
         caller=Caller(http, max_attempts=cfg.max_attempts, sleep=sleep),
-        api=Services.build(cfg, http),
+        api=Services.for_account(cfg),
     )
     blocks = CalendarBlocks(client)
     sources: list[MeetingSource] = [CalendarSource(client, cid) for cid in cfg.calendars]
