@@ -108,6 +108,11 @@ class UserConfig(_Model):
     timezone: str = "UTC"
     intro: str = ""  # one line: who the user is and what they do
     signature: str = ""
+    # The language drafts are written in when the notes do not show another one.
+    language: Literal["en", "de", "es", "fr"] = "en"
+    # `intro` in other languages ({de = "...", fr = "..."}); a draft in a language without
+    # one carries no intro line rather than an English one.
+    intros: dict[Literal["en", "de", "es", "fr"], str] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -159,6 +164,29 @@ class TriageConfig(_Model):
     @classmethod
     def _real_addresses(cls, v: list[str]) -> list[str]:
         return _addresses(v)
+
+
+class DraftsConfig(_Model):
+    """How first-touch drafts are grouped and what they offer (PLAYBOOK §2)."""
+
+    # Several new people from one meeting: one draft per company (people at webmail
+    # addresses each get their own) or one draft to all of them.
+    group_by: Literal["company", "meeting"] = "company"
+    # Your booking page (Calendly, cal.com, ...): offered instead of proposed slots.
+    booking_url: str = ""
+    # An offered slot stays reserved this long after the draft is written (or until the
+    # slot starts, or the draft is deleted).
+    offer_hold_hours: int = Field(72, ge=1, le=24 * 30)
+    # A slot is never offered to more than this many open drafts at once.
+    max_offers_per_slot: int = Field(2, ge=1, le=10)
+
+    @field_validator("booking_url")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        v = v.strip()
+        if v and not v.startswith(("https://", "http://")):
+            raise ValueError("booking_url must be an http(s) URL")
+        return v
 
 
 _WORKWEEK: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
@@ -317,6 +345,7 @@ class Config(_Model):
     user: UserConfig = Field(default_factory=UserConfig)
     triage: TriageConfig = Field(default_factory=TriageConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    drafts: DraftsConfig = Field(default_factory=DraftsConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     templates_dir: str | None = None  # user templates that override the shipped ones
