@@ -1,9 +1,10 @@
 """The user's own notes from a meeting's description, without the video-call boilerplate.
 
-Calendar descriptions are often HTML and usually carry a block the conferencing product
-inserted (Zoom, Google Meet, Microsoft Teams, Webex): join links, dial-in numbers, meeting ID
-and passcode lines. None of that is something the user said to the person, so it must never be
-quoted back in a follow-up as if it were.
+Calendar descriptions are often HTML and usually carry a block the conferencing or scheduling
+product inserted (Zoom, Google Meet, Microsoft Teams classic and 2024, Webex, Calendly,
+Riverside): join links, dial-in numbers, meeting ID and passcode lines, cancel/reschedule links,
+separator rules. None of that is something the user wrote, so it must never reach the follow-up
+block, the contact card or the material a draft is built from.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def html_to_text(text: str) -> str:
 # opening and a closing marker is theirs. (If the closing marker is missing, only the lines
 # below that look like boilerplate are dropped: the user's notes may follow.)
 _FENCES = [
-    re.compile(r"^-::~:~::~:~"),  # Google Calendar, around its Meet block
+    re.compile(r"^-::~:~::~"),  # Google Calendar, around its Meet block
     re.compile(r"^_{20,}\s*$"),  # Microsoft Teams
 ]
 
@@ -102,7 +103,7 @@ _CONFERENCE_HOSTS = (
     r"zoom\.us|zoomgov\.com|meet\.google\.com|tel\.meet|teams\.microsoft\.com|teams\.live\.com|"
     r"webex\.com|gotomeeting\.com|gotomeet\.me|whereby\.com|bluejeans\.com|aka\.ms|"
     r"microsoft\.com/(\S*/)?microsoft-teams|support\.google\.com|calendar\.google\.com|"
-    r"dialin\.teams|lync\.webex"
+    r"dialin\.teams|lync\.webex|calendly\.com|riverside\.fm|riverside\.com/studio"
 )
 # Single lines that are conferencing boilerplate wherever they appear.
 _NOISE_LINES = [
@@ -134,12 +135,23 @@ _NOISE_LINES = [
         r"<tel:\+?\d",
         r"^\S+@zoomcrc\.com$",  # Zoom's SIP address
         r"^\d{1,3}(\.\d{1,3}){3}\s*(\(.*\))?$",  # H.323 gateway addresses
-        r"^-{3,}$",  # Zoom's section separators
+        # Separator rules: Zoom's "---", Teams' underscores, box drawing, "=====", "* * *".
+        r"^(?=(?:\s*[\u2500-\u257f_*=~\-\u2013\u2014]){3})[\s\u2500-\u257f_*=~\-\u2013\u2014•·.:]+$",
         r"^(More phone numbers|View more phone numbers|Other numbers|Global call-in numbers)\b",
         r"^Join with Google Meet\b",
         r"^Join on your computer,? mobile app or room device\b",
         r"^Click here to join the meeting\b",
         r"^Microsoft Teams (meeting|Need help\?)",
+        r"^Microsoft Teams\s*$",
+        # Teams 2024: "Dial in by phone", the video-device section, the organiser links.
+        r"^Dial in by phone\b",
+        r"^Join (on|with|from) a video conferencing device\b",
+        r"^Tenant key\s*:",
+        r"^Video ID\s*:",
+        r"^More info\s*(<|\||$)",
+        r"^Org help\s*(<|\||$)",
+        r"^Privacy and security\s*(<|\||$)",
+        r"^Reset dial-in PIN\b",
         r"^Download Teams\b",
         r"^(Join|Join the meeting now|Join meeting|Join the meeting)\s*$",
         r"^When it's time, join the Webex meeting\b",
@@ -161,6 +173,21 @@ _NOISE_LINES = [
         r"^To stop receiving\b",
         r"^Reply for \S+@",
         r"^View all guest info\b",
+        # Calendly writes the booking into the host's event; the invitee's answers stay.
+        r"^Event Name\s*:",
+        r"^Event Date/Time\s*:",
+        r"^Invitee( Email| Time Zone| Name)?\s*:",
+        r"^Location: This is an? .*(web conference|meeting|phone call)",
+        r"^You can join this meeting from your computer\b",
+        r"^Questions\s*:\s*$",
+        r"^Please share anything that will help prepare for our meeting\.?\s*$",
+        r"^Need to make changes to this event\?",
+        r"^(Cancel|Reschedule)\s*:\s*$",
+        r"^Powered by Calendly(\.com)?\b",
+        # Riverside (podcast and video recording studio).
+        r"^Join (the |my |our )?(Riverside )?studio\b",
+        r"^You('re| are) invited to (a |the |join )?.*\bRiverside\b",
+        r"^(Please |Make sure to )?(join|use)\b.*\b(Google Chrome|Riverside (app|mobile app))\b",
     )
 ]
 _BLANKS = re.compile(r"\n{3,}")
