@@ -7,18 +7,15 @@ here from cleaned one-line values, so nothing a calendar invite says can add a h
 
 from __future__ import annotations
 
-import email.policy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.sandbox
 
 from followup import keys
 from followup.config import UserConfig
@@ -100,11 +97,13 @@ class Composer:
         if templates_dir is not None:
             loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
         loaders.append(jinja2.PackageLoader("followup", "templates"))
-        self._env = jinja2.Environment(
+        # Sandboxed: a template in the user's folder must not reach Python (os.popen via
+        # cycler.__init__.__globals__); immutable: nor change the values it is given.
+        self._env = jinja2.sandbox.ImmutableSandboxedEnvironment(
             loader=jinja2.ChoiceLoader(loaders),
             undefined=jinja2.StrictUndefined,
             # Plain-text mail, not HTML: escaping would put "&amp;" into the user's notes.
-            autoescape=False,  # noqa: S701 - text/plain output, never rendered as HTML
+            autoescape=False,
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
@@ -277,31 +276,5 @@ class Composer:
         return problems
 
 
-def render_mime(draft: DraftPayload, *, date: datetime) -> bytes:
-    """The draft as an RFC 5322 message (CRLF line ends), ready for a Drafts folder.
-
-    Every header value is reduced to one line first, so CR/LF in a name or a subject cannot
-    start a new header. Non-ASCII display names and subjects are RFC 2047-encoded.
-    Raises ValueError for an address that is not a valid addr-spec.
-    """
-    if date.tzinfo is None:
-        raise ValueError("the Date of a message must be timezone-aware")
-    msg = EmailMessage(policy=email.policy.SMTP)
-    if draft.from_addr is not None:
-        msg["From"] = _address(*draft.from_addr)
-    msg["To"] = [_address(name, addr) for name, addr in draft.to]
-    msg["Subject"] = one_line(draft.subject, 998)
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = one_line(draft.message_id, 998).replace(" ", "")
-    msg.set_content(draft.body.replace("\r\n", "\n"))
-    return msg.as_bytes()
-
-
-def _address(name: str | None, addr: str) -> Address:
-    clean_addr = one_line(addr, 320)
-    if not clean_addr or clean_addr != addr.strip() or " " in clean_addr:
-        raise ValueError(f"not a usable email address: {addr!r}")
-    try:
-        return Address(display_name=_header_name(name) or "", addr_spec=clean_addr)
-    except (ValueError, IndexError) as e:  # the email package's parser errors
-        raise ValueError(f"not a usable email address: {addr!r}") from e
+# Moved to followup.core.mime (headers encoded and checked there); kept importable here.
+from followup.core.mime import render_mime  # noqa: E402, F401

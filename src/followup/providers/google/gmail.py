@@ -17,7 +17,8 @@ from typing import Any
 import structlog
 from googleapiclient.errors import HttpError
 
-from followup.core.compose import render_mime
+from followup.core.mime import render_mime
+from followup.errors import InputError
 from followup.ical import parse_invitation_mail
 from followup.model import (
     CalendarChanges,
@@ -338,7 +339,10 @@ class GmailDrafts:
             if gone is not None:
                 log.info("google_draft_no_longer_a_draft", key=key, outcome=gone.value)
                 return WriteResult(gone, None, None)
-        raw = render_mime(payload, date=self._clock())
+        try:
+            raw = render_mime(payload, date=self._clock())
+        except ValueError as e:  # a bad address, or mime.UnsafeMessage: retrying won't help
+            raise InputError(f"cannot compose draft {key}: {e}") from e
         body = {"message": {"raw": base64.urlsafe_b64encode(raw).decode("ascii")}}
         try:
             made = self._c.caller.create(

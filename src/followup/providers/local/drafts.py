@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from followup.core.compose import render_mime
+from followup.core.mime import render_mime
 from followup.errors import InputError
 from followup.model import DraftPayload, RemoteState, RemoveOutcome, WriteOutcome, WriteResult
 from followup.providers.local.files import NEW_FILE_MODE, fingerprint, read_bytes
@@ -49,7 +49,9 @@ class MaildirDrafts:
                 return WriteResult(WriteOutcome.EXISTED, found.name, fingerprint(data))
         try:
             data = render_mime(payload, date=self.clock())
-        except ValueError as e:  # an address that is not one: retrying will not help
+        # An address that is not one, or a message that does not read back as meant
+        # (mime.UnsafeMessage): retrying will not help, and nothing is written.
+        except ValueError as e:
             raise InputError(f"cannot compose draft {key}: {e}") from e
         ensure_folder(self.folder, subfolder=self.subfolder)
         when = int(self.clock().timestamp())

@@ -20,7 +20,8 @@ from typing import Any
 
 import structlog
 
-from followup.errors import TransientError
+from followup.core.mime import UnsafeMessage, display_name, usable_address
+from followup.errors import InputError, TransientError
 from followup.model import (
     BlockPayload,
     ContactPayload,
@@ -153,6 +154,28 @@ class GraphBlockTarget:
         return _delete(self._graph, f"/me/events/{current['id']}", "events.delete")
 
 
+def _recipients(key: str, payload: DraftPayload) -> list[dict[str, Any]]:
+    """toRecipients for a draft, refused unless it holds exactly the intended addresses.
+
+    Graph keeps name and address apart, so a name like "Accounts <x@evil.example>, Bob"
+    cannot add a recipient; the addresses are still checked as the MIME drafts' are (no
+    encoded-words, no lists) and names cleaned the same way (none that holds an address).
+    """
+    wanted = [addr.strip() for _, addr in payload.to]
+    try:
+        recipients: list[dict[str, Any]] = []
+        for name, addr in payload.to:
+            entry = {"address": usable_address(addr)}
+            if clean := display_name(name):
+                entry["name"] = clean
+            recipients.append({"emailAddress": entry})
+        if not wanted or [r["emailAddress"]["address"] for r in recipients] != wanted:
+            raise UnsafeMessage(f"draft has {len(recipients)} recipients, not {len(wanted)}")
+    except ValueError as e:  # retrying will not help
+        raise InputError(f"cannot compose draft {key}: {e}") from e
+    return recipients
+
+
 class GraphDraftTarget:
     """Drafts in the user's Drafts folder. Created, never sent, never changed."""
 
@@ -169,10 +192,7 @@ class GraphDraftTarget:
         body: dict[str, Any] = {
             "subject": payload.subject,
             "body": {"contentType": "text", "content": payload.body},
-            "toRecipients": [
-                {"emailAddress": {"address": addr, **({"name": name} if name else {})}}
-                for name, addr in payload.to
-            ],
+            "toRecipients": _recipients(key, payload),
             # Graph lets a draft carry its own Message-ID (internetMessageId is writable while
             # isDraft); the extended property is what we look it up by.
             "internetMessageId": payload.message_id,
