@@ -142,12 +142,16 @@ def test_window_bounds_may_be_in_any_timezone(ledger: Ledger) -> None:
     assert ledger.meetings("a", T0.astimezone(tokyo), (T0 + DAY).astimezone(tokyo)) == [m]
 
 
-def test_higher_sequence_wins_across_sources(ledger: Ledger) -> None:
+def test_calendar_beats_mail_whatever_the_sequence(ledger: Ledger) -> None:
+    # A mail with a higher SEQUENCE may be forged: the user's calendar has the last word.
     from_cal = meeting("u", T0, title="calendar copy", sequence=1, source=CAL)
-    from_mail = meeting("u", T0, title="updated invitation", sequence=2, source=MAIL)
+    from_mail = meeting("u", T0, title="updated invitation", sequence=9, source=MAIL)
     ledger.apply_changes("a", CAL, CalendarChanges(upserts=[from_cal]))
     ledger.apply_changes("a", MAIL, CalendarChanges(upserts=[from_mail]))
-    assert everything(ledger) == [from_mail]
+    assert everything(ledger) == [from_cal]
+    microsoft_mail = replace(from_mail, source="invitations")
+    ledger.apply_changes("a", "invitations", CalendarChanges(upserts=[microsoft_mail]))
+    assert everything(ledger) == [from_cal]
 
 
 def test_calendar_beats_mail_at_equal_sequence(ledger: Ledger) -> None:

@@ -34,6 +34,8 @@ class Home:
         self.contacts = root / "contacts"
         self.followups = root / "calendars" / "followups"
         self.calendar.mkdir(parents=True)
+        self.contacts.mkdir()
+        self.followups.mkdir()  # configured folders must exist: none is ever created for us
         for folder in (self.maildir, self.maildir / ".Sent"):
             for sub in ("cur", "new", "tmp"):
                 (folder / sub).mkdir(parents=True, exist_ok=True)

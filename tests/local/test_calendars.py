@@ -30,7 +30,7 @@ def test_vdir_of_real_files_with_a_broken_one(home: Home) -> None:
     shutil.copy(DATA / "recurring-ical-events" / "machbar_16_feb_2019.ics", home.calendar)
     (home.calendar / "sub").mkdir()  # a sub-calendar, khal style
     shutil.copy(DATA / "recurring-ical-events" / "discourse_no_dtend.ics", home.calendar / "sub")
-    (home.calendar / "broken.ics").write_text("BEGIN:VCALENDAR\nthis is not right\n")
+    (home.calendar / "broken.ics").write_text("\nthis is not right\nBEGIN:VCALENDAR\n")
     (home.calendar / ".hidden.ics").write_text("ignored")
     source = home.account().sources[0]
     assert source.name.startswith("calendar:")
@@ -40,7 +40,8 @@ def test_vdir_of_real_files_with_a_broken_one(home: Home) -> None:
     titles = {m.title for m in changes.upserts}
     assert "Montessori Schulklasse" in titles  # from the Google export
     assert "Einmietung HACKademy - erste drei Märzwochenenden" in titles  # from sub/
-    assert any("broken.ics" in e for e in changes.errors)
+    [error] = [e for e in changes.errors if "broken.ics" in e]
+    assert "line 2 is not iCalendar" in error and "not right" not in error  # never quoted
     assert any("broken.ics" in str(e.get("source", "")) + str(e.get("file", ""))
                for e in logs if e["log_level"] == "warning")
 

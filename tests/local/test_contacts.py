@@ -50,7 +50,7 @@ CARDS = [p for p in sorted(VCARDS.glob("*.vcf"))
 def test_annotate_real_card_keeps_every_byte_and_undo_restores_it(
     home: Home, card: Path
 ) -> None:
-    home.contacts.mkdir()
+    home.contacts.mkdir(exist_ok=True)
     target = home.contacts / card.name
     shutil.copy(card, target)
     original = target.read_bytes()
@@ -86,7 +86,7 @@ def test_annotate_real_card_keeps_every_byte_and_undo_restores_it(
 
 
 def test_annotated_vcard_still_parses_with_its_note(home: Home) -> None:
-    home.contacts.mkdir()
+    home.contacts.mkdir(exist_ok=True)
     shutil.copy(VCARDS / "John_Doe_EVOLUTION.vcf", home.contacts)
     email = first_email((VCARDS / "John_Doe_EVOLUTION.vcf").read_text())
     assert email
@@ -119,7 +119,7 @@ def test_created_card_is_clean_and_readable(home: Home) -> None:
 
 
 def test_user_edit_of_our_note_is_kept_on_undo(home: Home) -> None:
-    home.contacts.mkdir()
+    home.contacts.mkdir(exist_ok=True)
     (home.contacts / "jane.vcf").write_text(
         "BEGIN:VCARD\nVERSION:4.0\nFN:Jane\nEMAIL:jane@example.org\nEND:VCARD\n")
     contacts = home.account().contacts

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from followup.model import CalendarChanges, Interval, Meeting, MeetingStatus
+from followup.providers.local.invitations import InvitationSource
 
 from .conftest import MAILS, Home
 
@@ -32,7 +33,9 @@ class Ledgerish:
 
 
 def sync(home: Home, ledger: Ledgerish) -> CalendarChanges:
-    source = next(s for s in home.account().sources if s.name == "mail:INBOX")
+    # The corpus mails invite other people: read them without the "accepted by the user"
+    # rule, which tests/local/test_hostile.py covers.
+    source = InvitationSource(home.maildir, "", BERLIN)
     changes = source.changes(ledger.cursor, WINDOW)
     ledger.apply(changes)
     return changes
@@ -97,6 +100,7 @@ def test_replies_and_plain_mail_add_nothing(home: Home) -> None:
 
 def test_large_invitation_in_a_subfolder(home: Home) -> None:
     attendees = "".join(f"ATTENDEE;CN=P{i}:mailto:p{i}@example.org\r\n" for i in range(5000))
+    attendees += "ATTENDEE;PARTSTAT=ACCEPTED:mailto:me@example.com\r\n"
     raw = ("From: boss@example.org\r\nTo: me@example.com\r\nSubject: All hands\r\n"
            "Content-Type: text/calendar; method=REQUEST; charset=utf-8\r\n\r\n"
            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\n"
@@ -108,4 +112,4 @@ def test_large_invitation_in_a_subfolder(home: Home) -> None:
     source = home.account(invitations_folders=[".Invites"]).sources[-1]
     assert source.name == "mail:.Invites"
     [m] = source.changes(None, WINDOW).upserts
-    assert len(m.attendees) == 5000
+    assert len(m.attendees) == 5001

@@ -1,6 +1,7 @@
 """iCalendar for every provider: parse .ics files and invitation mails, render our blocks."""
 
 from followup.ical.invitations import (
+    ParsedInvitation,
     calendar_parts,
     is_newer,
     merge_versions,
@@ -13,6 +14,7 @@ from followup.ical.tz import zone_for
 __all__ = [
     "KEY_PROPERTY",
     "ParsedCalendar",
+    "ParsedInvitation",
     "Version",
     "block_uid",
     "calendar_parts",

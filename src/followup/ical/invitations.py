@@ -1,17 +1,34 @@
-"""Invitations in mail: find the calendar parts of a message and read them.
+"""Invitations in mail: find the calendar parts of a message, read them, and decide which
+of them a mail may be trusted with.
 
 Senders attach calendars as text/calendar (inline or attachment), application/ics, or any
 part named *.ics (application/octet-stream, even text/plain). The same calendar often comes
 twice in one message (inline and attached); copies merge by the RFC 5546 rules.
+
+Anyone can mail anyone a calendar. Following RFC 6047 section 3, a mail counts as the
+organiser's word only when its From (or Sender) is the ORGANIZER, and, when the receiving
+server recorded an Authentication-Results header, when DKIM or SPF passed for that domain:
+
+- a mail whose authentication failed is ignored whole;
+- an update (SEQUENCE above 0) or a cancellation from anyone but the organiser is ignored,
+  and a first invitation from someone else cannot win a tie against the organiser's copy;
+- an invitation the user has not accepted (their PARTSTAT is NEEDS-ACTION or absent, and
+  they are not the organiser) creates nothing; a calendar that holds the UID speaks for it
+  (the ledger prefers any calendar's copy to a mail's, see ledger.merge).
+
+Each skip is logged with its reason, never with the mail's content.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from email import message_from_bytes, policy
 from email.message import Message
+from email.utils import getaddresses
 
+import authres  # type: ignore[import-untyped]  # no type hints shipped; used in one function
 import structlog
 
 from followup.ical.parse import (
@@ -21,7 +38,7 @@ from followup.ical.parse import (
     Version,
     parse_calendar,
 )
-from followup.model import Interval, Meeting, MeetingStatus
+from followup.model import Interval, Meeting, MeetingStatus, PartStat
 
 log = structlog.get_logger(__name__)
 
@@ -29,17 +46,31 @@ _CALENDAR_TYPES = frozenset({"text/calendar", "application/ics", "text/x-vcalend
 _CALENDAR_SUFFIXES = (".ics", ".ical", ".icalendar", ".vcs")
 
 
+@dataclass
+class ParsedInvitation(ParsedCalendar):
+    """A mail's meetings, and which of them the organiser sent (see the module's doc)."""
+
+    from_organizer: set[OccurrenceKey] = field(default_factory=set)
+
+
 def parse_invitation_mail(
-    raw: bytes, *, source: str, window: Interval, default_tz: tzinfo
-) -> ParsedCalendar:
-    """Meetings announced or cancelled by one message. Answers (METHOD:REPLY...) are ignored:
-    they are someone's reply to an invitation, not a meeting of ours."""
-    result = ParsedCalendar()
+    raw: bytes,
+    *,
+    source: str,
+    window: Interval,
+    default_tz: tzinfo,
+    user_addresses: Collection[str] = (),
+) -> ParsedInvitation:
+    """Meetings announced or cancelled by one message, as far as its sender may speak for
+    them (see the module's doc). Answers (METHOD:REPLY...) are ignored: they are someone's
+    reply to an invitation, not a meeting of ours. `user_addresses` are the user's own
+    addresses, for the "not accepted" rule; without them that rule is not applied."""
+    result = ParsedInvitation()
     try:
         msg = message_from_bytes(raw, policy=policy.default)
     except Exception as e:  # the email package is lenient; this is truly unreadable
-        result.errors.append(f"{source}: not a mail message ({e})")
-        log.warning("ical.mail_unreadable", source=source, reason=str(e)[:200])
+        result.errors.append(f"{source}: not a mail message ({type(e).__name__})")
+        log.warning("ical.mail_unreadable", source=source, reason=type(e).__name__)
         return result
     parts: list[ParsedCalendar] = []
     for index, data in enumerate(calendar_parts(msg)):
@@ -53,10 +84,106 @@ def parse_invitation_mail(
             continue
         result.uids |= parsed.uids
         parts.append(parsed)
-    merged = merge_versions(parts)
-    result.meetings = [m for m, _ in merged]
-    result.versions = {(m.uid, m.occurrence): v for m, v in merged}
+    if not parts:
+        return result
+    unauthenticated = authentication_failure(msg)
+    if unauthenticated:
+        log.warning("ical.invitation_ignored", source=source, reason=unauthenticated)
+        return result
+    senders = sender_addresses(msg)
+    user = {a.strip().lower() for a in user_addresses}
+    kept: list[tuple[Meeting, Version]] = []
+    for meeting, version in merge_versions(parts):
+        from_organizer = meeting.organizer is not None and meeting.organizer.email in senders
+        reason = _distrust(meeting, version, result.method, from_organizer, user)
+        if reason:
+            log.info("ical.invitation_skipped", source=source, uid=meeting.uid, reason=reason)
+            continue
+        if from_organizer:
+            result.from_organizer.add((meeting.uid, meeting.occurrence))
+        else:  # may stand alone, never replace the organiser's own copy on a DTSTAMP
+            version = replace(version, stamp=None)
+        kept.append((meeting, version))
+    result.meetings = [m for m, _ in kept]
+    result.versions = {(m.uid, m.occurrence): v for m, v in kept}
     return result
+
+
+def _distrust(meeting: Meeting, version: Version, method: str | None, from_organizer: bool,
+              user: set[str]) -> str | None:
+    """Why this copy of a meeting must not count, or None."""
+    cancelled = meeting.status is MeetingStatus.CANCELLED or method == "CANCEL"
+    if not from_organizer and (cancelled or version.sequence > 0):
+        what = "a cancellation" if cancelled else "an update"
+        return f"{what} not sent by the meeting's organiser"
+    if user and not cancelled and not accepted(meeting, user):
+        return "an invitation the user has not accepted"
+    return None
+
+
+def accepted(meeting: Meeting, user: Collection[str]) -> bool:
+    """Whether the user organises the meeting or answered yes, maybe or no to it.
+
+    A decline is kept: it is the user's answer, and triage skips it with its own reason."""
+    if meeting.organizer is not None and (
+        meeting.organizer.is_self or meeting.organizer.email in user
+    ):
+        return True
+    own = [a for a in meeting.attendees if a.is_self or a.email in user]
+    return any(a.partstat is not PartStat.NEEDS_ACTION for a in own)
+
+
+def sender_addresses(msg: Message) -> frozenset[str]:
+    """The From and Sender addresses of a message, lower-cased."""
+    values = [str(v) for name in ("From", "Sender") for v in (msg.get_all(name) or [])]
+    return frozenset(addr.strip().lower() for _, addr in getaddresses(values) if "@" in addr)
+
+
+def authentication_failure(msg: Message) -> str | None:
+    """Why the receiving server's Authentication-Results do not vouch for the sender, or
+    None when they do or there are none (mail delivered without such checks).
+
+    Only the topmost header counts: the receiving server adds it last, while lower ones may
+    come from the sender. A DKIM, SPF or DMARC pass counts when its domain is aligned
+    (RFC 7489 relaxed: the same domain, or one a subdomain of the other) with the From or
+    Sender domain: Google and Microsoft send invitations as the organiser, signed for
+    their own domain and naming themselves in Sender.
+    """
+    headers = msg.get_all("Authentication-Results") or []
+    if not headers:
+        return None
+    try:
+        parsed = authres.AuthenticationResultsHeader.parse_value(str(headers[0]))
+    except Exception:  # authres raises its own errors, and worse on garbage
+        return "unreadable Authentication-Results header"
+    if not parsed.results:  # "; none": the server checked nothing (local delivery)
+        return None
+    domains = {a.rsplit("@", 1)[1] for a in sender_addresses(msg)}
+    for r in parsed.results:
+        if str(r.result).lower() != "pass":
+            continue
+        method = str(r.method).lower()
+        for prop in r.properties:
+            name = f"{prop.type}.{prop.name}".lower()
+            value = str(prop.value or "").strip().lower()
+            if (method == "dkim" and name in ("header.d", "header.i")) or (
+                method == "spf" and name in ("smtp.mailfrom", "smtp.helo")
+            ) or (method == "dmarc" and name == "header.from"):
+                domain = value.rsplit("@", 1)[-1]
+                if any(_aligned(domain, d) for d in domains):
+                    return None
+    shown = ", ".join(sorted(domains)) or "the sender"
+    return f"Authentication-Results: no DKIM or SPF pass for {shown}"
+
+
+def _aligned(a: str, b: str) -> bool:
+    a, b = a.strip(".").lower(), b.strip(".").lower()
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    return "." in short and long.endswith("." + short)
 
 
 def calendar_parts(msg: Message) -> Iterable[bytes | str]:

@@ -18,17 +18,18 @@ class Copy(NamedTuple):
 
 
 def source_rank(source: str) -> int:
-    """A calendar is the organiser's truth; an invitation mail may be stale or forwarded."""
-    if source.startswith("calendar:"):
-        return 2
-    if source.startswith("mail:"):
+    """A calendar is the user's own truth about a meeting; an invitation mail may be stale,
+    forwarded or forged (anyone can mail a REQUEST with a higher SEQUENCE). Microsoft's
+    invitation source is named "invitations"; every other source is a calendar."""
+    if source.startswith("mail:") or source == "invitations":
         return 0
     return 1
 
 
 def winners(copies: Iterable[Copy]) -> list[Copy]:
-    """One copy per (uid, occurrence): the higher SEQUENCE, then calendar over mail, then
-    (so the choice is stable) the smaller source name."""
+    """One copy per (uid, occurrence): a calendar's copy over a mail's whatever their
+    SEQUENCE; between copies of one kind the higher SEQUENCE; then (so the choice is stable)
+    the smaller source name."""
     best: dict[tuple[str, datetime], Copy] = {}
     for copy in sorted(copies, key=lambda c: c.source):  # ties keep the first seen
         key = (copy.uid, copy.occurrence)
@@ -39,4 +40,4 @@ def winners(copies: Iterable[Copy]) -> list[Copy]:
 
 
 def _order(copy: Copy) -> tuple[int, int]:
-    return (copy.sequence, source_rank(copy.source))
+    return (source_rank(copy.source), copy.sequence)

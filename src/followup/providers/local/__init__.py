@@ -3,7 +3,8 @@
 Its output is plain files that khal, khard, mutt and vdirsyncer use as they are: follow-up
 blocks as .ics in a vdir, contacts as .vcf in a vdir, drafts as Maildir messages.
 Paths left out of the config default to folders under the state directory, so a first run
-works with nothing set up.
+works with nothing set up; those are created when needed. A configured folder is never
+created: a misspelled one would collect files no client reads, so it is an error instead.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def open_local_account(
     locations: list[Location] = [open_location(spec) for spec in cfg.calendars]
     sources: list[MeetingSource] = [CalendarSource(loc, tz) for loc in locations]
     if cfg.maildir:
-        sources += [InvitationSource(maildir, f, tz) for f in cfg.invitations_folders]
+        sources += [InvitationSource(maildir, f, tz, config.user.addresses)
+                    for f in cfg.invitations_folders]
     busy_from = list(locations)
     if cfg.busy_from_followups:
         busy_from.append(FileLocation(followups, missing_ok=True))
@@ -63,9 +65,10 @@ def open_local_account(
             maildir if cfg.maildir else None, cfg.sent_folders, cfg.received_folders,
             config.user.addresses,
         ),
-        contacts=VdirContacts(contacts),
-        drafts=MaildirDrafts(drafts_folder, subfolder=bool(cfg.drafts_folder), clock=clock),
-        blocks=VdirBlocks(followups, tz, clock),
+        contacts=VdirContacts(contacts, create=not cfg.contacts),
+        drafts=MaildirDrafts(drafts_folder, subfolder=bool(cfg.drafts_folder), clock=clock,
+                             root=maildir if cfg.maildir else None),
+        blocks=VdirBlocks(followups, tz, clock, create=not cfg.followups),
         self_addresses=tuple(config.user.addresses),
         where_drafts_are=f"the {cfg.drafts_folder.lstrip('.') or 'INBOX'} folder of {maildir}",
     )

@@ -15,6 +15,7 @@ import structlog
 from followup.errors import InputError
 from followup.ical import parse_calendar
 from followup.model import Interval, Meeting, MeetingStatus, PartStat
+from followup.providers.local.calendars import check_icalendar
 from followup.providers.local.locations import Location
 
 log = structlog.get_logger(__name__)
@@ -71,7 +72,14 @@ class LocalAvailability:
 
     def _read(self, location: Location, name: str, signature: str,
               read: Callable[[], bytes | None], window: Interval) -> _Cached | None:
-        data = read()
+        try:
+            data = read()
+            if data is not None:
+                check_icalendar(data)
+        except InputError as e:  # reported by the calendar source; no busy time from it
+            log.debug("availability.file_skipped", calendar=location.label, file=name,
+                      reason=str(e))
+            return None
         if data is None:
             return None
         span = Interval(window.start, window.end + SPAN_AHEAD)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from followup.errors import EnvironmentFailure
 from followup.ical import render_block
 from followup.model import BlockPayload, RemoteState, RemoveOutcome, WriteOutcome, WriteResult
 from followup.providers.local.files import create_exclusive, fingerprint, read_bytes
@@ -17,10 +18,14 @@ log = structlog.get_logger(__name__)
 
 
 class VdirBlocks:
-    def __init__(self, folder: Path, tz: ZoneInfo, clock: Callable[[], datetime]) -> None:
+    def __init__(self, folder: Path, tz: ZoneInfo, clock: Callable[[], datetime], *,
+                 create: bool = True) -> None:
         self.folder = folder
         self.tz = tz
         self.clock = clock
+        # A configured calendar folder must exist: a misspelled one is never created (khal
+        # would not show it). A default folder of ours is created when needed.
+        self.create = create
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.ics"
@@ -30,6 +35,9 @@ class VdirBlocks:
         existing = read_bytes(path)
         if existing is not None:
             return WriteResult(WriteOutcome.EXISTED, path.name, fingerprint(existing))
+        if not self.create and not self.folder.is_dir():
+            raise EnvironmentFailure(f"calendar folder {self.folder} does not exist; create "
+                                     "it or fix `followups` in the config")
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = render_block(key, payload, tz=self.tz, stamp=self.clock())
         if not create_exclusive(path, data):

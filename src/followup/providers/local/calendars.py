@@ -95,7 +95,14 @@ class CalendarSource:
     ) -> Seen | None:
         what = f"{self.location.label}/{item.name}" if item.name != self.location.label else (
             item.name)
-        data = item.read()
+        try:
+            data = item.read()
+            if data is not None:
+                check_icalendar(data)
+        except InputError as e:
+            errors.append(f"calendar:{what}: {e}")
+            log.warning("calendar.file_skipped", source=self.name, file=what, reason=str(e))
+            return None
         if data is None:
             return None
         parsed = parse_calendar(
@@ -110,6 +117,19 @@ class CalendarSource:
         upserts.extend(parsed.meetings)
         nxt = parsed.next_start.timestamp() if parsed.next_start else None
         return Seen(item.signature, sorted(parsed.uids), nxt)
+
+
+def check_icalendar(data: bytes) -> None:
+    """Refuse, without quoting it, a file whose first line is not the start of a calendar:
+    the parser's own message would carry the line's text, and a file in a calendar folder
+    may be anything (a note, a key, a link someone made by mistake)."""
+    head = data[:4096]
+    text = head.lstrip(b"\xef\xbb\xbf")
+    stripped = text.lstrip()
+    if stripped[:6].upper() == b"BEGIN:":
+        return
+    line = text[: len(text) - len(stripped)].count(b"\n") + 1
+    raise InputError(f"line {line} is not iCalendar; skipped" if stripped else "empty; skipped")
 
 
 def _load(cursor: str | None) -> dict[str, Seen] | None:

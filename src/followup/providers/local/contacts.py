@@ -5,6 +5,9 @@ has for the address keeps every byte it had: our note goes in as one more NOTE l
 END:VCARD, in the card's own vCard version and line endings, tagged "[followup:<key>]" in its
 text (parameters and groups get lost when other clients rewrite a card; the text survives),
 and undo deletes exactly that line. Our own note lines never count as the user's edits.
+
+A card that cannot be used (a symlink out of the folder or in a loop, one we may not read,
+one over MAX_VCF_BYTES) is left alone with a logged reason; the others still count.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 import structlog
 import vobject
 
-from followup.errors import ProviderError
+from followup.errors import EnvironmentFailure, InputError, ProviderError
 from followup.model import (
     ContactPayload,
     RemoteState,
@@ -27,12 +30,16 @@ from followup.model import (
     WriteResult,
 )
 from followup.providers.local.files import (
+    MAX_VCF_BYTES,
     atomic_write,
     create_exclusive,
+    entry_path,
+    entry_stat,
     file_mode,
     fingerprint,
     is_hidden,
-    read_bytes,
+    read_limited,
+    real_root,
 )
 
 log = structlog.get_logger(__name__)
@@ -55,6 +62,7 @@ class _Card:
     signature: str
     emails: frozenset[str]
     keys: frozenset[str]  # tags in notes and X-FOLLOWUP-KEY
+    problem: str | None = None  # why it is left alone (logged once per change of the file)
 
 
 def _unfold(text: str) -> str:
@@ -69,8 +77,11 @@ def _decode(data: bytes) -> str:
 
 
 class VdirContacts:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, create: bool = True) -> None:
         self.folder = folder
+        # A configured address book must exist: a misspelled one is never created (no
+        # client would read it). A default folder of ours is created when needed.
+        self.create = create
         self._index: dict[str, _Card] = {}
 
     # --- Target -------------------------------------------------------------------------
@@ -81,6 +92,9 @@ class VdirContacts:
         if found is not None:
             name, text = found
             return WriteResult(WriteOutcome.EXISTED, name, self._fingerprint(key, name, text))
+        if not self.create and not self.folder.is_dir():
+            raise EnvironmentFailure(f"address book {self.folder} does not exist; create it "
+                                     "or fix `contacts` in the config")
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         email = payload.email.strip().lower()
         for card in self._cards():
@@ -125,15 +139,24 @@ class VdirContacts:
 
     def _find(self, key: str) -> tuple[str, str] | None:
         """The card holding our write for `key`: our own file, or a card with our note."""
-        own = read_bytes(self.folder / f"{key}.vcf")
+        own = self._read(f"{key}.vcf")
         if own is not None:
             return f"{key}.vcf", _decode(own)
         for card in self._cards():
             if key in card.keys:
-                data = read_bytes(self.folder / card.name)
+                data = self._read(card.name)
                 if data is not None and key in _keys(_unfold(_decode(data))):
                     return card.name, _decode(data)
         return None
+
+    def _read(self, name: str) -> bytes | None:
+        """A card's bytes, None when it is gone or cannot be used (a link out, unreadable)."""
+        path = self.folder / name
+        try:
+            where = entry_path(real_root(self.folder), str(path), is_link=path.is_symlink())
+            return read_limited(where, MAX_VCF_BYTES)
+        except InputError:
+            return None
 
     def _fingerprint(self, key: str, name: str, text: str) -> str:
         if name == f"{key}.vcf":
@@ -151,28 +174,29 @@ class VdirContacts:
         current = {e.name for e in entries}
         for name in [n for n in self._index if n not in current]:
             del self._index[name]
+        root = real_root(self.folder)
         for e in sorted(entries, key=lambda e: e.name):
             try:
                 st = e.stat()
             except FileNotFoundError:
                 continue
-            sig = f"{st.st_mtime_ns}:{st.st_size}"
+            except OSError:  # a link in a loop, a folder we may not search: _read_card says
+                st = e.stat(follow_symlinks=False)
+            sig = f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
             card = self._index.get(e.name)
             if card is None or card.signature != sig:
-                data = read_bytes(Path(e.path))
-                if data is None:
+                card = _read_card(root, e, sig)
+                if card is None:
                     continue
-                text = _unfold(_decode(data))
-                emails = frozenset(m.group(1).strip().lower() for m in _EMAIL.finditer(text))
-                card = _Card(e.name, sig, emails, frozenset(_keys(text)))
                 self._index[e.name] = card
-            yield card
+            if card.problem is None:
+                yield card
 
     # --- annotate -------------------------------------------------------------------------
 
     def _annotate(self, name: str, email: str, key: str, note: str) -> str | None:
         path = self.folder / name
-        data = read_bytes(path)
+        data = self._read(name)
         if data is None:
             return None
         text = _decode(data)
@@ -182,6 +206,25 @@ class VdirContacts:
         atomic_write(path, updated.encode("utf-8"), mode=file_mode(path))
         log.info("contact.annotated", file=name)
         return fingerprint((_note_line(updated, key) or "").encode("utf-8"))
+
+
+def _read_card(root: str, entry: os.DirEntry[str], sig: str) -> _Card | None:
+    """What the address book needs of one card; a card that cannot be used is remembered
+    with its reason (logged now, not again until the file changes)."""
+    try:
+        path, _ = entry_stat(root, entry)
+        data = read_limited(path, MAX_VCF_BYTES)
+    except FileNotFoundError:
+        return None
+    except (InputError, OSError) as e:
+        reason = str(e) if isinstance(e, InputError) else f"cannot read ({e.strerror}); skipped"
+        log.warning("contact.card_skipped", file=entry.name, reason=reason)
+        return _Card(entry.name, sig, frozenset(), frozenset(), reason)
+    if data is None:
+        return None
+    text = _unfold(_decode(data))
+    emails = frozenset(m.group(1).strip().lower() for m in _EMAIL.finditer(text))
+    return _Card(entry.name, sig, emails, frozenset(_keys(text)))
 
 
 def _keys(unfolded: str) -> set[str]:

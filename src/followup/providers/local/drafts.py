@@ -17,7 +17,7 @@ from pathlib import Path
 import structlog
 
 from followup.core.mime import render_mime
-from followup.errors import InputError
+from followup.errors import EnvironmentFailure, InputError
 from followup.model import DraftPayload, RemoteState, RemoveOutcome, WriteOutcome, WriteResult
 from followup.providers.local.files import NEW_FILE_MODE, fingerprint, read_bytes
 from followup.providers.local.maildir import ensure_folder, list_messages, read_headers
@@ -33,10 +33,14 @@ def _host() -> str:
 
 
 class MaildirDrafts:
-    def __init__(self, folder: Path, *, subfolder: bool, clock: Callable[[], datetime]) -> None:
+    def __init__(self, folder: Path, *, subfolder: bool, clock: Callable[[], datetime],
+                 root: Path | None = None) -> None:
         self.folder = folder
         self.subfolder = subfolder
         self.clock = clock
+        # The configured Maildir root: it must exist, a misspelled one is never created
+        # (no client would read it). None: a default folder of ours, created when needed.
+        self.root = root
 
     def ensure(self, key: str, payload: DraftPayload, *, recovering: bool) -> WriteResult:
         # The file name carries the key, so the usual lookup is a directory listing. Reading
@@ -53,6 +57,12 @@ class MaildirDrafts:
         # (mime.UnsafeMessage): retrying will not help, and nothing is written.
         except ValueError as e:
             raise InputError(f"cannot compose draft {key}: {e}") from e
+        # On disk a message has the local line ending: mutt and aerc show a CR as ^M.
+        # (Gmail's raw upload keeps the CRLF of policy.SMTP.)
+        data = data.replace(b"\r\n", b"\n")
+        if self.root is not None and not self.root.is_dir():
+            raise EnvironmentFailure(f"Maildir {self.root} does not exist; create it or fix "
+                                     "`maildir` in the config")
         ensure_folder(self.folder, subfolder=self.subfolder)
         when = int(self.clock().timestamp())
         unique = f"{when}.followup-{key}.{_host()}"
@@ -99,7 +109,12 @@ class MaildirDrafts:
             return None
         wanted = f"<{key}@"
         for e in entries:  # renamed by a client that rewrote it: look for our Message-ID
-            headers = read_headers(e.path, fast=True)
+            if e.problem:
+                continue
+            try:
+                headers = read_headers(e.path, fast=True)
+            except OSError:  # one unreadable message is not ours to judge
+                continue
             if headers is not None and str(headers.get("Message-ID", "")).strip().startswith(
                 wanted
             ):

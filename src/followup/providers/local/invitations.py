@@ -4,22 +4,29 @@ The cursor remembers which messages were read: a watermark (kernel ctime) below 
 message has been seen, and the unique names above it, so the cursor stays small however big
 the folder. It also keeps, for occurrences still in the window, the version (SEQUENCE,
 DTSTAMP) of the copy reported, so an older mail read later never overrides a newer one and a
-rescheduled single event does not leave its old time behind.
+rescheduled single event does not leave its old time behind, and whether the organiser
+sent it, so a copy from anyone else never replaces one the organiser sent.
+
+A message that cannot be used (a symlink out of the folder, a loop, one we may not read,
+one over MAX_MAIL_BYTES) is skipped with its reason and counted as read; the folder goes on.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import structlog
 
+from followup.errors import InputError
 from followup.ical import Version, is_newer, parse_invitation_mail
 from followup.model import CalendarChanges, Interval, Meeting, OccurrenceRef
-from followup.providers.local.maildir import Entry, folder_path, list_messages
+from followup.providers.local.files import MAX_MAIL_BYTES, read_limited
+from followup.providers.local.maildir import Entry, folder_path, is_maildir, list_messages
 
 log = structlog.get_logger(__name__)
 
@@ -37,20 +44,30 @@ _MAY_HOLD_CALENDAR = re.compile(
 class _Held:
     version: Version
     series: bool
+    trusted: bool = True  # sent by the organiser
 
     def dump(self) -> list[object]:
         v = self.version
         return [v.sequence, v.stamp.isoformat() if v.stamp else None, v.explicit, v.cancelled,
-                self.series]
+                self.series, self.trusted]
 
     @classmethod
     def load(cls, raw: list[object]) -> _Held:
-        seq, stamp, explicit, cancelled, series = raw
+        seq, stamp, explicit, cancelled, series, *rest = raw
         return cls(
             Version(int(str(seq)), datetime.fromisoformat(str(stamp)) if stamp else None,
                     bool(explicit), bool(cancelled)),
             bool(series),
+            bool(rest[0]) if rest else True,
         )
+
+    def yields_to(self, version: Version, trusted: bool) -> bool:
+        """Whether a copy (`version`, sent by the organiser or not) supersedes this one."""
+        if trusted and not self.trusted:  # the organiser's word over anyone else's
+            return version.sequence >= self.version.sequence
+        if self.trusted and not trusted:
+            return False
+        return is_newer(version, self.version)
 
 
 @dataclass
@@ -63,9 +80,12 @@ class _State:
 class InvitationSource:
     """A MeetingSource over one Maildir folder of invitation mails."""
 
-    def __init__(self, root: Path, folder: str, default_tz: tzinfo) -> None:
+    def __init__(self, root: Path, folder: str, default_tz: tzinfo,
+                 user_addresses: Collection[str] = ()) -> None:
+        self.root = root
         self.folder = folder_path(root, folder)
         self.default_tz = default_tz
+        self.user_addresses = tuple(user_addresses)
         self._name = f"mail:{folder or 'INBOX'}"
 
     @property
@@ -73,6 +93,11 @@ class InvitationSource:
         return self._name
 
     def changes(self, cursor: str | None, window: Interval) -> CalendarChanges:
+        if not is_maildir(self.folder):
+            # A misspelled folder is not an empty one: say so every cycle.
+            what = "Maildir" if self.folder == self.root else "Maildir folder"
+            raise InputError(f"{what} {self.folder} does not exist or is not a Maildir "
+                             "(check `maildir` and `invitations_folders`)")
         state = _load(cursor)
         full = state is None
         state = state or _State()
@@ -86,7 +111,13 @@ class InvitationSource:
         errors: list[str] = []
         unread: list[Entry] = []
         for entry in fresh:
-            raw = _read(entry.path)
+            try:
+                raw = _read(entry)
+            except InputError as e:
+                errors.append(f"{self.name}/{entry.key}: {e}")
+                log.warning("invitations.message_skipped", source=self.name, file=entry.key,
+                            reason=str(e))
+                continue
             if raw is None:
                 unread.append(entry)
                 continue
@@ -94,12 +125,13 @@ class InvitationSource:
                 continue
             parsed = parse_invitation_mail(
                 raw, source=f"{self.name}/{entry.key}", window=window,
-                default_tz=self.default_tz,
+                default_tz=self.default_tz, user_addresses=self.user_addresses,
             )
             errors.extend(parsed.errors)
             for meeting in parsed.meetings:
-                version = parsed.versions[(meeting.uid, meeting.occurrence)]
-                _offer(state, meeting, version, upserts, removed)
+                key = (meeting.uid, meeting.occurrence)
+                _offer(state, meeting, parsed.versions[key], key in parsed.from_organizer,
+                       upserts, removed)
 
         _prune(state, window)
         newest = max((e.ctime_ns for e in entries), default=state.mark + MARGIN_NS)
@@ -115,17 +147,22 @@ class InvitationSource:
         )
 
 
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None  # moved by a client between listing and reading (new/ -> cur/)
+def _read(entry: Entry) -> bytes | None:
+    """The message's bytes; None when a client moved it between listing and reading (new/
+    -> cur/); InputError when it cannot be used. The size is checked before reading."""
+    if entry.problem:
+        raise InputError(entry.problem)
+    if entry.size > MAX_MAIL_BYTES:
+        raise InputError(f"{entry.size / 2**20:.1f} MB, over the "
+                         f"{MAX_MAIL_BYTES // 2**20} MB limit; skipped")
+    return read_limited(entry.path, MAX_MAIL_BYTES)
 
 
 def _offer(
     state: _State,
     meeting: Meeting,
     version: Version,
+    trusted: bool,
     upserts: dict[tuple[str, datetime], Meeting],
     removed: list[OccurrenceRef],
 ) -> None:
@@ -133,20 +170,20 @@ def _offer(
     held_for_uid = state.book.setdefault(meeting.uid, {})
     occ_key = _utc_key(meeting.occurrence)
     held = held_for_uid.get(occ_key)
-    if held is not None and not is_newer(version, held.version):
+    if held is not None and not held.yields_to(version, trusted):
         return
     if not meeting.is_recurring:
         # A single event moved: the copy at its old time is superseded, or supersedes us.
         for other_key, other in list(held_for_uid.items()):
             if other_key == occ_key or other.series:
                 continue
-            if not is_newer(version, other.version):
+            if not other.yields_to(version, trusted):
                 return
             del held_for_uid[other_key]
             other_occ = datetime.fromisoformat(other_key)
             upserts.pop((meeting.uid, other_occ), None)
             removed.append(OccurrenceRef(meeting.uid, other_occ))
-    held_for_uid[occ_key] = _Held(version, meeting.is_recurring)
+    held_for_uid[occ_key] = _Held(version, meeting.is_recurring, trusted)
     upserts[(meeting.uid, meeting.occurrence)] = meeting
 
 

@@ -15,16 +15,20 @@ from email.policy import compat32
 from email.policy import default as default_policy
 from pathlib import Path
 
+from followup.errors import InputError
+from followup.providers.local.files import entry_stat, real_root
+
 MAX_HEADER_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
     key: str  # unique name
-    path: Path
+    path: Path  # where to read it (a symlink inside the folder resolved)
     ctime_ns: int  # set by the kernel on delivery or rename; tools cannot backdate it
     mtime_ns: int
     size: int
+    problem: str | None = None  # why it cannot be read: a symlink out of the folder, a loop
 
 
 def folder_path(root: Path, folder: str) -> Path:
@@ -40,8 +44,12 @@ def unique_name(file_name: str) -> str:
 
 
 def list_messages(folder: Path) -> list[Entry]:
-    """Messages in new/ and cur/. A folder that does not exist holds no messages."""
+    """Messages in new/ and cur/. A folder that does not exist holds no messages.
+
+    A symlink is followed only to a file inside the folder; one that leads out of it, loops
+    or dangles is listed with its `problem`, so callers skip it with that reason."""
     found: list[Entry] = []
+    root = real_root(folder)
     for sub in ("new", "cur"):
         try:
             with os.scandir(folder / sub) as it:
@@ -49,18 +57,32 @@ def list_messages(folder: Path) -> list[Entry]:
                     if e.name.startswith("."):
                         continue
                     try:
-                        st = e.stat()
+                        path, st = entry_stat(root, e)
                     except FileNotFoundError:  # moved between listing and stat
                         continue
-                    found.append(Entry(unique_name(e.name), Path(e.path), st.st_ctime_ns,
+                    except InputError as err:
+                        lst = e.stat(follow_symlinks=False)
+                        found.append(Entry(unique_name(e.name), Path(e.path), lst.st_ctime_ns,
+                                           lst.st_mtime_ns, 0, str(err)))
+                        continue
+                    except OSError as err:
+                        found.append(Entry(unique_name(e.name), Path(e.path), 0, 0, 0,
+                                           f"cannot read ({err.strerror}); skipped"))
+                        continue
+                    found.append(Entry(unique_name(e.name), Path(path), st.st_ctime_ns,
                                        st.st_mtime_ns, st.st_size))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             continue
     return found
 
 
+def is_maildir(folder: Path) -> bool:
+    return all((folder / sub).is_dir() for sub in ("cur", "new"))
+
+
 def ensure_folder(folder: Path, *, subfolder: bool) -> None:
-    """Create a Maildir (tmp, new, cur), 0700 like Dovecot; mark a Maildir++ subfolder."""
+    """Create a Maildir (tmp, new, cur), 0700 like Dovecot; mark a Maildir++ subfolder.
+    Callers check first that the Maildir root exists: it is never created by accident."""
     for sub in ("tmp", "new", "cur"):
         (folder / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
     marker = folder / "maildirfolder"
@@ -75,7 +97,7 @@ def read_headers(path: Path, *, fast: bool = False) -> Message | None:
     than the structured headers of policy.default, enough for addresses and dates.
     """
     try:
-        with path.open("rb") as f:
+        with open(path, "rb", opener=_nonblocking) as f:
             head = b""
             while len(head) < MAX_HEADER_BYTES:
                 chunk = f.read(8192)
@@ -89,6 +111,10 @@ def read_headers(path: Path, *, fast: bool = False) -> Message | None:
     except FileNotFoundError:
         return None
     return BytesHeaderParser(policy=compat32 if fast else default_policy).parsebytes(head)
+
+
+def _nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NONBLOCK)  # a FIFO in a mail folder must not hang us
 
 
 def _header_end(data: bytes) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import structlog
 
+from followup.errors import EnvironmentFailure
 from followup.model import Interaction
 from followup.providers.local.maildir import folder_path, list_messages, read_headers
 
@@ -36,12 +37,14 @@ class MaildirMailHistory:
         received_folders: Sequence[str],
         user_addresses: Collection[str],
     ) -> None:
+        self._root = root
         self._folders: list[tuple[Path, bool]] = []
         if root is not None:
             self._folders += [(folder_path(root, f), True) for f in sent_folders]
             self._folders += [(folder_path(root, f), False) for f in received_folders]
         self._user = {a.lower() for a in user_addresses}
         self._cache: dict[Path, dict[str, _Summary | None]] = {}
+        self._missing_logged: set[Path] = set()
 
     def last_interactions(
         self, emails: Sequence[str], since: datetime
@@ -50,6 +53,10 @@ class MaildirMailHistory:
         found: dict[str, Interaction] = {}
         if not wanted:
             return found
+        if self._root is not None and not self._root.is_dir():
+            # Without the mailbox we cannot tell whether the user already wrote: say so.
+            raise EnvironmentFailure(f"Maildir {self._root} does not exist; create it or fix "
+                                     "`maildir` in the config")
         for folder, is_sent in self._folders:
             for summary in self._summaries(folder):
                 if summary is None or summary.at < since:
@@ -71,9 +78,16 @@ class MaildirMailHistory:
         current = {e.key for e in entries}
         for key in [k for k in cache if k not in current]:
             del cache[key]
+        if not entries and folder not in self._missing_logged and not folder.is_dir():
+            self._missing_logged.add(folder)
+            log.warning("mail.folder_missing", folder=str(folder))
         for e in entries:
             if e.key not in cache:
-                cache[e.key] = _summarise(e.path, e.mtime_ns)
+                if e.problem:
+                    log.warning("mail.message_skipped", file=e.key, reason=e.problem)
+                    cache[e.key] = None
+                else:
+                    cache[e.key] = _summarise(e.path, e.mtime_ns)
         return list(cache.values())
 
 
