@@ -129,8 +129,9 @@ _PREFIX = re.compile(
     r"re\s*:|aw\s*:|fwd?\s*:|wg\s*:|tr\s*:|rv\s*:)\s*",
     re.IGNORECASE,
 )
-# The same tags anywhere in the title ("Quarterly review [EXT]").
-_TAG = re.compile(r"\[\s*ext(?:ernal)?\s*\]|\(\s*ext(?:ernal)?\s*\)", re.IGNORECASE)
+# Tags anywhere in the title: any [bracketed] word ("[EXT]", "[Acme]", "[Confidential]" are
+# labels for the calendar's owner) and "(External)".
+_TAG = re.compile(r"\[[^\[\]]*\]|\(\s*ext(?:ernal)?\s*\)", re.IGNORECASE)
 # "@ 10am", "@ Tue 3 Mar 2026 10am - 11am (CET) (jane@acme.com)", "at 3pm": times, not places.
 _WEEKDAY_ABBR = (
     r"(?:mon|tue|wed|thu|fri|sat|sun|mo|di|mi|do|fr|sa|so|lun|mar|mer|jeu|ven|sam|dim|mie|"
@@ -203,7 +204,11 @@ def _is_name(token: _Token, names: frozenset[str]) -> bool:
     if word in names:
         return True
     # "Jane's onboarding"
-    return any(word == f"{n}'s" or word == f"{n}’s" for n in names)
+    if any(word == f"{n}'s" or word == f"{n}’s" for n in names):
+        return True
+    # "jane.doe", "jane.doe@acme.com": an address or its local part, made of the name.
+    parts = [p for p in re.split(r"[._+\-]+", word.split("@", 1)[0]) if p]
+    return len(parts) > 1 and all(p in names or p in _PARTICLES for p in parts)
 
 
 def _capitalised(token: _Token) -> bool:
@@ -462,7 +467,9 @@ def title_venue(title: str) -> str | None:
 
 def _event_name(cleaned: str) -> str | None:
     text = _EVENT_PREFIX.sub("", cleaned)
-    text, _ = _split_venue(text)
+    # "Booth visit: Acme at FactoryTech", "Lunch @ PyCon": the event is what comes after.
+    parts = re.split(r"\s+(?:at|@)\s+", text)
+    text = next((p for p in reversed(parts) if _is_event(p)), parts[0])
     text = _EVENT_NOISE.sub(" ", text)
     text = _strip_dates(text)
     if not text or _fold(text) in _GENERIC:
@@ -509,7 +516,7 @@ def _meeting_name(cleaned: str) -> str | None:
     words = text.split()
     if not words or len(words) > 6 or len(text) > 48 or "?" in text:
         return None
-    if all(_fold(w).strip(".,:;!") in _GENERIC for w in words):
+    if all(_fold(w).strip(".,:;!()") in _GENERIC for w in words):
         return None
     # A name needs a meeting noun or an ordinary (lower-case) word: "Acme" or "Acme Initech"
     # alone names the other side, not the meeting.
@@ -681,6 +688,12 @@ _NAMED: dict[str, dict[str, _Words]] = {
             "Schön, Sie bei {name} kennengelernt zu haben",
             "Schön, Sie bei {name} gesehen zu haben",
         ),
+        # "auf der Hannover Messe": fairs and conferences named by a feminine German noun.
+        "event_auf": _Words(
+            "auf der {name}",
+            "Schön, Sie auf der {name} kennengelernt zu haben",
+            "Schön, Sie auf der {name} gesehen zu haben",
+        ),
         "meeting": _Words(
             "beim Termin „{name}“",
             "Schön, Sie beim Termin „{name}“ kennengelernt zu haben",
@@ -712,11 +725,14 @@ _NAMED: dict[str, dict[str, _Words]] = {
 }
 
 
+_DE_AUF_DER = re.compile(r"(?:messe|konferenz|tagung|ausstellung|veranstaltung|expo)$")
+
+
 def _leaks(text: str, names: frozenset[str]) -> bool:
     """Whether a sentence would show a year, a date, a tag or a person's name."""
     if _YEAR.search(text) or _DATE_OR_TIME.search(text) or "[" in text or "<>" in text:
         return True
-    return any(w.strip(".,:;!?«»„“”'’") in names for w in _fold(text).split())
+    return any(w in names for w in re.split(r"\W+", _fold(text)))
 
 
 def describe_occasion(
@@ -759,7 +775,10 @@ def describe_occasion(
         said = name
         if language == "en":
             said = _event_with_article(name) if kind == "event" else _with_article(name)
-        words = _NAMED[language][kind]
+        key: str = kind
+        if language == "de" and kind == "event" and _DE_AUF_DER.search(_fold(name)):
+            key = "event_auf"
+        words = _NAMED[language][key]
         occasion = Occasion(
             kind=kind,
             name=said if language == "en" else name,
@@ -837,10 +856,19 @@ _VIDEO = re.compile(
 )
 # Internal rooms: not a place to mention to an outsider.
 _ROOM = re.compile(
+    # A room word with a number ("Room 4.12", "Building 40/Floor 2", "Raum 3.14"), or first
+    # ("Salle Voltaire", "Room Einstein")
     r"\b(?:room|rm|raum|sala|salle|building|bldg|geb[aä]ude|floor|fl|etage|stock|og|eg|"
-    r"planta|piso|[eé]tage|b[aâ]timent|boardroom|conf(?:erence)? room|meeting room|"
-    r"besprechungsraum|konferenzraum|huddle|phone booth|desk|office|b[uü]ro|kitchen|"
-    r"focus room|wing)\b|\(\s*\d+\s*\)|^[A-Z]{2,}-[\w-]+-\d+",
+    r"planta|piso|[eé]tage|b[aâ]timent|wing|desk|level)\b\s*[-#:.]?\s*[A-Z]?\d|"
+    r"^(?:room|raum|sala|salle|meeting|besprechung)\b|"
+    # "5th floor", "3. OG", "2e étage"
+    r"\b\d+(?:st|nd|rd|th|\.|e|er|º|ª)?\s*(?:floor|og|etage|[eé]tage|stock|planta|piso)\b|"
+    # Rooms by what they are
+    r"\b(?:boardroom|board room|conf(?:erence)? room|meeting room|besprechungsraum|"
+    r"konferenzraum|sitzungssaal|huddle(?: room)?|phone booth|focus room|kitchen|office|"
+    r"b[uü]ro|sala de reuniones|salle de r[eé]union)\b|"
+    # A capacity, as room resources show it: "Conf Room B (8)", "Berlin-HQ-3-Einstein (12)"
+    r"\(\s*\d+\s*\)|^[A-Z]{2,}-[\w-]+-\d+",
     re.IGNORECASE,
 )
 _STREET_WORD = re.compile(
@@ -939,7 +967,8 @@ _INTERVIEW_TITLE = re.compile(
     r"\b(?:vorstellungsgesprach|bewerbungsgesprach|bewerbergesprach|entrevista de trabajo|"
     r"entretien d'embauche|entretien de recrutement|entretien d’embauche|phone screen|"
     r"technical screen|onsite loop|hiring manager (?:screen|chat|call))\b|"
-    r"^(?:entrevista|entretien)\s*[:\-–]",
+    r"^(?:entrevista|entretien)\s*[:\-–]|"
+    r"^entrevista\b(?!.*\b(?:cliente|usuario|prensa|radio|podcast)\b)",
 )
 _INTERVIEW_NOTES = re.compile(
     r"\b(?:candidate|kandidat(?:in)?|candidato|candidata|candidat|scorecard|"
