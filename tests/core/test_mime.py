@@ -56,7 +56,8 @@ ENCODED = (
     + [q_word("Ét\xe9\r\nBcc: a@evil.example", "iso-8859-1")]
     + ["=?UTF-8?Q?a=0D=0ABcc=3A_a=40evil.example?=", "=?utf-8*en?b?" + b_word(PAYLOADS[0])[10:]]
 )
-FRAGMENTS = ENCODED + [
+FRAGMENTS = [
+    *ENCODED,
     "\r", "\n", "\r\n", "\x00", "\x1b[31m", "\u202e", "\u200b", "\t",
     "<", ">", ",", ";", '"', "@", "\\", "(", ")", ":", ".", "[", "]",
     " ", "=?", "?=", "=?utf-8?b?", "?q?", "Bcc:", "a@evil.example",
@@ -103,7 +104,7 @@ def assert_says_only_what_was_meant(raw: bytes, d: DraftPayload) -> None:
     assert msg.get_content().replace("\r\n", "\n") == d.body
     # A reader that takes addresses from the undecoded text sees the same single recipient.
     raw_msg = BytesParser(policy=email.policy.compat32).parsebytes(raw)
-    raw_to = [str(v).replace("\r\n", "") for v in raw_msg.get_all("To")]
+    raw_to = [str(v).replace("\r\n", "") for v in raw_msg.get_all("To") or []]
     assert [addr for _, addr in getaddresses(raw_to)] == [TO]
     assert raw_msg.get_all("Bcc") is None and raw_msg.get_all("Cc") is None
 
@@ -183,7 +184,9 @@ def test_an_address_that_is_not_one_plain_address_is_refused(address: str) -> No
         render_mime(d, date=DATE)
 
 
-@pytest.mark.parametrize("message_id", ["<k@x>\r\nBcc: a@evil.example", "k@x", "<a@b@x>", "<é@x>", ""])
+@pytest.mark.parametrize(
+    "message_id", ["<k@x>\r\nBcc: a@evil.example", "k@x", "<a@b@x>", "<é@x>", ""]
+)
 def test_a_broken_message_id_is_refused(message_id: str) -> None:
     d = DraftPayload(to=((None, TO),), subject="s", body="b\n", message_id=message_id)
     with pytest.raises(ValueError, match="Message-ID"):
