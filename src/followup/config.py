@@ -327,6 +327,9 @@ class MicrosoftAccount(_Model):
     followup_calendar: str | None = None  # None: the default calendar
     contact_category: str = "followup"
     encrypt_token_cache: bool = False
+    # The Inbox is looked at for invitation mails at most this often (0: every cycle), so
+    # that most idle cycles cost one calendar delta request and nothing else.
+    mail_every_minutes: int = Field(30, ge=0, le=7 * DAY_MINUTES)
     # CA bundle for TLS to the authority and Graph (a TLS-inspecting proxy, a test server).
     # It wins over REQUESTS_CA_BUNDLE, which would otherwise silently replace it.
     ca_bundle: str | None = None

@@ -1,7 +1,8 @@
 """A local Microsoft identity platform stand-in that msal talks to for real.
 
 It serves the OIDC metadata msal reads (<authority>/v2.0/.well-known/openid-configuration),
-the device code endpoint, and the token endpoint (device_code and refresh_token grants).
+the device code endpoint, and the token endpoint (device_code and refresh_token grants), and
+logs every request it gets (instance discovery included: it would answer 404).
 Issued access tokens are registered with the fake Graph, which accepts only those.
 """
 
@@ -39,6 +40,7 @@ class FakeAuthority:
         self.refresh_tokens: list[str] = []
         self.access_tokens: list[str] = []
         self.device_scope = ""
+        self.log: list[tuple[str, str]] = []  # (method, path) of every HTTP request
         self.server = Server(self._handler(), ca)
         self.url = self.server.url
 
@@ -94,6 +96,7 @@ class FakeAuthority:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                authority.log.append(("GET", self.path.split("?")[0]))
                 parts = self.path.split("?")[0].strip("/").split("/")
                 if parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
                     base = f"{authority.url}/{parts[0]}"
@@ -110,6 +113,7 @@ class FakeAuthority:
                 length = int(self.headers.get("Content-Length", 0))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 path = self.path.split("?")[0]
+                authority.log.append(("POST", path))
                 if path.endswith("/oauth2/v2.0/devicecode"):
                     authority.device_scope = form.get("scope", "")
                     self._send(200, {

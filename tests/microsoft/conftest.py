@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ class MsWorld:
         )
         self.config = Config(state_dir=str(tmp_path / "state"), accounts=[self.cfg])
         self.sleeps: list[float] = []
+        self.now = datetime.now(UTC)  # the accounts' clock (Inbox looks); tests move it
 
     def connect(self) -> str:
         out = io.StringIO()
@@ -49,7 +51,8 @@ class MsWorld:
         return out.getvalue()
 
     def open(self) -> Account:
-        return open_microsoft_account(self.cfg, self.config, sleep=self.sleeps.append)
+        return open_microsoft_account(self.cfg, self.config, sleep=self.sleeps.append,
+                                      clock=lambda: self.now)
 
     def close(self) -> None:
         self.graph.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,3 +141,71 @@ def test_tokens_and_bodies_never_reach_the_logs(ms: MsWorld) -> None:
     for secret in [*ms.authority.access_tokens, *ms.authority.refresh_tokens,
                    "SECRET-BODY-TEXT"]:
         assert secret not in text
+
+
+def _http_cache(ms: MsWorld) -> Path:
+    return token_path(ms.config, "work", ".msal-http.bin")
+
+
+def test_a_new_process_with_a_valid_token_makes_no_identity_request(ms: MsWorld) -> None:
+    ms.connect()  # reads the OpenID configuration once, keeps it in the http cache
+    assert ms.authority.log.count(
+        ("GET", "/organizations/v2.0/.well-known/openid-configuration")) == 1
+    asked = len(ms.authority.log)
+    for _ in range(2):  # two timer-driven `run --once` processes
+        _touch_graph(ms)
+    assert ms.authority.log[asked:] == []  # no OpenID configuration, no instance discovery
+
+
+def test_a_refresh_in_a_new_process_asks_only_for_the_token(ms: MsWorld) -> None:
+    ms.authority.expires_in = 60  # msal treats tokens with < 5 min left as expired
+    ms.connect()
+    asked = len(ms.authority.log)
+    _touch_graph(ms)
+    assert ms.authority.log[asked:] == [("POST", "/organizations/oauth2/v2.0/token")]
+
+
+def test_the_http_cache_file_is_private(ms: MsWorld) -> None:
+    ms.connect()
+    _touch_graph(ms)
+    assert _mode(_http_cache(ms)) == 0o600
+    assert _mode(_http_cache(ms).parent) == 0o700
+    text = _http_cache(ms).read_bytes()
+    for secret in [*ms.authority.access_tokens, *ms.authority.refresh_tokens]:
+        assert secret.encode() not in text
+
+
+class _Planted:
+    """A pickle that would delete a file when loaded by a plain pickle.load."""
+
+    def __init__(self, victim: Path) -> None:
+        self.victim = victim
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.remove, (str(self.victim),))
+
+
+@pytest.mark.parametrize("content", ["garbage", "truncated", "not a dict", "planted"])
+def test_an_unreadable_http_cache_is_ignored_and_replaced(
+    ms: MsWorld, tmp_path: Path, content: str
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("still here")
+    ms.connect()
+    good = _http_cache(ms).read_bytes()
+    _http_cache(ms).write_bytes({
+        "garbage": b"\x00\xffnot a pickle at all",
+        "truncated": good[: len(good) // 2],
+        "not a dict": pickle.dumps(["a", "list"]),
+        "planted": pickle.dumps({"k": _Planted(victim)}),
+    }[content])
+    asked = len(ms.authority.log)
+    with capture_logs() as logs:
+        _touch_graph(ms)  # works: msal reads the configuration again
+    assert victim.read_text() == "still here"  # the planted pickle did not run
+    assert any(e["event"] == "msal.http_cache_unreadable" for e in logs)
+    assert ms.authority.log[asked:] == [
+        ("GET", "/organizations/v2.0/.well-known/openid-configuration")]
+    asked = len(ms.authority.log)
+    _touch_graph(ms)  # the file was replaced with a good one
+    assert ms.authority.log[asked:] == []

@@ -34,7 +34,14 @@ class Cycles:
         self.composer = Composer(self.config.user)
 
     def run(self, now: datetime) -> CycleReport:
+        self.ms.now = now
         return run_cycle(self.config, self.ledger, self.account, self.composer, now)
+
+    def routes(self, now: datetime) -> dict[str, int]:
+        """What one cycle at `now` asked Graph, by route ($batch items counted each)."""
+        before = self.ms.graph.routes.copy()
+        self.run(now)
+        return {k: v for k, v in (self.ms.graph.routes - before).items() if v}
 
     def requests(self, now: datetime) -> tuple[int, CycleReport]:
         before = len(self.ms.graph.log)
@@ -109,8 +116,10 @@ def test_requests_per_cycle(cycles: Cycles, capsys: pytest.CaptureFixture[str]) 
     first, _ = cycles.requests(now)  # the first sync (empty calendar and inbox)
     idle, report = cycles.requests(now + timedelta(minutes=5))
     assert report.meetings_synced == 0
-    assert idle == 2  # calendarView delta + the Inbox listing
-    figures = {"first (empty)": first, "idle": idle}
+    assert idle == 1  # calendarView delta; the Inbox waits for mail_every_minutes
+    idle_with_mail_check, _ = cycles.requests(now + timedelta(minutes=31))
+    assert idle_with_mail_check == 2  # + the Inbox listing
+    figures = {"first (empty)": first, "idle": idle, "idle, mail check due": 2}
     t = now + timedelta(days=1)
     for k in (1, 3, 6):
         people = [(f"p{k}-{i}@partner{i}.example", f"Person {i}") for i in range(k)]
@@ -123,3 +132,38 @@ def test_requests_per_cycle(cycles: Cycles, capsys: pytest.CaptureFixture[str]) 
         print(f"\nGraph requests per cycle: {figures}")
     # Linear in k, a handful of requests per person (lookup + create for each write).
     assert figures["new meeting, k=6"] - figures["new meeting, k=3"] <= 3 * 6
+
+
+def test_an_idle_cycle_is_one_delta_request_and_the_inbox_comes_back_after_30_minutes(
+    cycles: Cycles,
+) -> None:
+    now = T0 + timedelta(hours=2)
+    cycles.run(now)  # the first sync: calendar and Inbox
+    assert cycles.routes(now + timedelta(minutes=5)) == {"calendarView.delta": 1}
+    assert cycles.routes(now + timedelta(minutes=29)) == {"calendarView.delta": 1}
+    assert cycles.routes(now + timedelta(minutes=31)) == {
+        "calendarView.delta": 1, "messages.inbox": 1}
+    assert cycles.routes(now + timedelta(minutes=36)) == {"calendarView.delta": 1}
+
+
+def test_a_new_process_looks_at_the_inbox_on_the_same_schedule(cycles: Cycles) -> None:
+    """The time of the last look is in the cursor: a timer-driven `run --once` keeps it."""
+    now = T0 + timedelta(hours=2)
+    cycles.run(now)
+    cycles.account = cycles.ms.open()
+    assert cycles.routes(now + timedelta(minutes=5)) == {"calendarView.delta": 1}
+
+
+def test_mail_history_is_asked_when_a_meeting_ends_between_inbox_looks(
+    cycles: Cycles,
+) -> None:
+    now = T0 + timedelta(hours=2)
+    cycles.run(now)
+    cycles.meeting("pilot@x", now - timedelta(hours=1, minutes=30))  # ended 30 minutes ago
+    asked = cycles.routes(now + timedelta(minutes=5))
+    assert "messages.inbox" not in asked  # the Inbox look is not due yet
+    # "Already in touch?": Sent Items and received mail, per new person, in one $batch.
+    assert asked["messages.sent"] == len(PEOPLE)
+    assert asked["messages.list"] == len(PEOPLE)
+    cycles.until_settled(now + timedelta(minutes=10))
+    assert_one_of_each(cycles.ms)

@@ -39,11 +39,16 @@ def test_an_ics_attachment_becomes_a_meeting(ms: MsWorld, account: Account) -> N
     assert meeting.source.startswith("mail:work")
     assert [a.email for a in meeting.attendees] == ["brechtel@med.uni-frankfurt.de"]
     assert mime_reads(ms) == 1  # the PDF's message was not downloaded
-    # Idle: one listing request, nothing new.
+    # Idle: no request until `mail_every_minutes` (30) has passed, then one listing.
     before = len(ms.graph.log)
-    again = source.changes(changes.cursor, WINDOW)
+    ms.now += timedelta(minutes=29)
+    quiet = source.changes(changes.cursor, WINDOW)
+    assert (quiet.upserts, quiet.removed, quiet.full) == ([], [], False)
+    assert len(ms.graph.log) == before
+    ms.now += timedelta(minutes=2)
+    again = source.changes(quiet.cursor, WINDOW)
     assert (again.upserts, again.removed, again.full) == ([], [], False)
-    assert len(ms.graph.log) == before + 1
+    assert ms.graph.log[before:] == [("GET", "/v1.0/me/mailFolders/inbox/messages")]
 
 
 def test_a_meeting_already_on_the_calendar_is_left_to_the_calendar(
@@ -68,3 +73,31 @@ def test_meeting_requests_are_read_only_when_outlook_did_not_file_them(
     [meeting] = account.sources[1].changes(None, WINDOW).upserts
     assert meeting.uid == UID
     assert mime_reads(ms) == 1
+
+
+def test_an_invitation_arriving_between_looks_is_found_at_the_next_look(
+    ms: MsWorld, account: Account
+) -> None:
+    source = account.sources[1]
+    first = source.changes(None, WINDOW)
+    assert first.upserts == []
+    ms.graph.add_message("inbox", sender="markus.brechtel@uk-koeln.de", to=[ms.graph.me],
+                         subject="Test Event 1", at=T0 - timedelta(days=1), mime=MAIL,
+                         attachments=ICS)
+    ms.now += timedelta(minutes=10)
+    assert source.changes(first.cursor, WINDOW).upserts == []  # not looked yet
+    ms.now += timedelta(minutes=21)
+    [meeting] = source.changes(first.cursor, WINDOW).upserts
+    assert meeting.uid == UID
+
+
+def test_mail_every_minutes_zero_looks_every_time(ms: MsWorld) -> None:
+    ms.cfg = ms.cfg.model_copy(update={"mail_every_minutes": 0})
+    ms.connect()
+    source = ms.open().sources[1]
+    cursor = source.changes(None, WINDOW).cursor
+    before = len(ms.graph.log)
+    source.changes(cursor, WINDOW)
+    source.changes(cursor, WINDOW)
+    assert ms.graph.routes["messages.inbox"] == 3
+    assert len(ms.graph.log) == before + 2

@@ -30,6 +30,7 @@ from followup.model import (
     WriteOutcome,
     WriteResult,
 )
+from followup.providers._throttle import looked_recently
 from followup.providers.google.calls import http_error, status_of
 from followup.providers.google.client import GoogleClient
 
@@ -155,7 +156,7 @@ class InvitationSource:
     def changes(self, cursor: str | None, window: Interval) -> CalendarChanges:
         state = _MailCursor.load(cursor)
         now = self._clock().timestamp()
-        if state is not None and 0 <= now - state.checked < self._every.total_seconds():
+        if state is not None and looked_recently(state.checked, now, self._every):
             return CalendarChanges(cursor=state.dump())
         history = self._history_id()
         if state is not None and state.history == history:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TextIO
 
 from followup.config import Config, MicrosoftAccount
 from followup.protocols import Account, CredentialInfo
+from followup.providers._throttle import utc_now
 from followup.providers.microsoft.auth import MsalTokens, connect, credential_info
 from followup.providers.microsoft.availability import GraphAvailability
 from followup.providers.microsoft.calendar import GraphCalendarSource
@@ -29,12 +31,13 @@ __all__ = ["connect_microsoft", "microsoft_credential_info", "open_microsoft_acc
 
 
 def open_microsoft_account(
-    cfg: MicrosoftAccount, config: Config, *, sleep: Callable[[float], None] = time.sleep
+    cfg: MicrosoftAccount, config: Config, *, sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Account:
     """The Account for a connected Microsoft mailbox. Raises AuthError when not connected.
 
     No network call happens here; tokens are fetched on the first request. `sleep` is how
-    retries wait (tests pass one that does not block).
+    retries wait and `clock` what spaces out the Inbox looks (tests pass their own).
     """
     session = PinnedSession(cfg.ca_bundle, cfg.request_timeout)
     tokens = MsalTokens(cfg, config, session)
@@ -42,18 +45,22 @@ def open_microsoft_account(
                         max_attempts=cfg.max_attempts, sleep=sleep)
     own = tuple(dict.fromkeys(
         a.lower() for a in (tokens.username, *config.user.addresses) if a and "@" in a))
+    drafts = GraphDraftTarget(graph, category=cfg.contact_category)
     return Account(
         name=cfg.name,
         kind="microsoft",
+        drafts=drafts,
+        draft_link=drafts.link,
         sources=[
             GraphCalendarSource(graph, account=cfg.name, self_addresses=own),
-            GraphInvitationSource(graph, account=cfg.name, default_tz=config.user.tz),
+            GraphInvitationSource(graph, account=cfg.name, default_tz=config.user.tz,
+                                  every=timedelta(minutes=cfg.mail_every_minutes),
+                                  clock=clock),
         ],
         availability=GraphAvailability(graph, address=own[0] if own else None,
                                        personal=tokens.is_personal),
         mail=GraphMailHistory(graph),
         contacts=GraphContactTarget(graph, category=cfg.contact_category),
-        drafts=GraphDraftTarget(graph, category=cfg.contact_category),
         blocks=GraphBlockTarget(graph, calendar=cfg.followup_calendar,
                                 category=cfg.contact_category),
         self_addresses=own,

@@ -5,14 +5,18 @@ Files, all under <state dir>/tokens/ (dir 0700, files 0600):
                         msal-extensions when `encrypt_token_cache` is set and it works here);
 - <account>.msal-app.json  the client id and tenant used at connect time, so the daemon
                         signs in with the same app even when they came from the command line;
+- <account>.msal-http.bin  msal's http cache (the authority's OpenID configuration, for a day),
+                        so that a new process with a valid token makes no request at all;
 - <account>.reconnect   present while the grant is revoked or expired: `followup status`
                         shows "needs reconnect" without a network call.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,14 +46,14 @@ _NEEDS_USER = frozenset({"invalid_grant", "interaction_required", "consent_requi
                          "login_required", "invalid_client", "unauthorized_client"})
 
 
-def _write_private(path: Path, text: str) -> None:
+def _write_private(path: Path, content: str | bytes) -> None:
     """Write a file only its owner can read, atomically (a crash leaves the old one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    with os.fdopen(fd, "wb") as f:
+        f.write(content.encode("utf-8") if isinstance(content, str) else content)
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
@@ -61,6 +65,7 @@ class TokenFiles:
     encrypted_cache: Path
     app: Path
     reconnect: Path
+    http_cache: Path
 
     @classmethod
     def for_account(cls, cfg: MicrosoftAccount, config: Config) -> TokenFiles:
@@ -69,7 +74,65 @@ class TokenFiles:
             encrypted_cache=token_path(config, cfg.name, ".msal.bin"),
             app=token_path(config, cfg.name, ".msal-app.json"),
             reconnect=token_path(config, cfg.name, ".reconnect"),
+            http_cache=token_path(config, cfg.name, ".msal-http.bin"),
         )
+
+
+# What msal puts in its http cache, by (module, name): plain containers and its normalized
+# responses. Anything else in the file is refused: unpickling may not run other code.
+_HTTP_CACHE_CLASSES = frozenset({("msal.throttled_http_client", "NormalizedResponse")})
+
+
+class _HttpCacheUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _HTTP_CACHE_CLASSES:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"unexpected {module}.{name} in the msal http cache")
+
+
+class HttpCacheStore:
+    """msal's http cache, kept across processes (msal's `http_cache`, docs/microsoft.md).
+
+    msal fills a dict with the answers it may reuse: the authority's OpenID configuration
+    (for a day) and throttling answers (for their Retry-After). In memory only, every new
+    process (each timer-driven `run --once`) would fetch the configuration again. msal's
+    documented way to persist it is pickle; its content holds no tokens nor personal data,
+    but the file is 0600 like the token cache anyway. A file that cannot be read (corrupt,
+    written by another msal version) is ignored and replaced: msal just fetches again.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.cache: dict[str, Any] = self._load()
+        self._saved = self._dump()
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as e:
+            log.warning("msal.http_cache_unreadable", reason=type(e).__name__)
+            return {}
+        try:
+            loaded = _HttpCacheUnpickler(io.BytesIO(data)).load()
+        except Exception as e:  # a broken pickle raises many types (EOFError, ValueError, ...)
+            log.warning("msal.http_cache_unreadable", reason=type(e).__name__)
+            return {}
+        if not isinstance(loaded, dict):
+            log.warning("msal.http_cache_unreadable", reason=type(loaded).__name__)
+            return {}
+        return loaded
+
+    def _dump(self) -> bytes:
+        return pickle.dumps(self.cache, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def save(self) -> None:
+        """Write the cache if msal changed it (most calls: it did not)."""
+        data = self._dump()
+        if data != self._saved:
+            _write_private(self.path, data)
+            self._saved = data
 
 
 class CacheStore:
@@ -136,14 +199,21 @@ def app_settings(cfg: MicrosoftAccount, files: TokenFiles, *, client_id: str | N
 
 
 def build_app(cfg: MicrosoftAccount, settings: AppSettings, cache: msal.SerializableTokenCache,
-              session: requests.Session) -> msal.PublicClientApplication:
+              session: requests.Session, http_cache: HttpCacheStore
+              ) -> msal.PublicClientApplication:
     try:
         return msal.PublicClientApplication(
             settings.client_id,
             authority=f"{cfg.authority_url.rstrip('/')}/{settings.tenant}",
             token_cache=cache,
             http_client=session,
-            # Our authority is configured, not guessed: skip the call to Microsoft's discovery.
+            http_cache=http_cache.cache,
+            # The authority is configured, not guessed, so msal need not ask Microsoft's
+            # instance discovery whether it is genuine (msal's documented pattern for known
+            # authorities). For login.microsoftonline.com and the national clouds msal skips
+            # that check anyway; what False saves is the look-up of the host's aliases before
+            # a silent token (other hosts whose cached tokens would also do). Our cache only
+            # ever holds tokens from this one configured authority, so there are none to find.
             instance_discovery=False,
         )
     except ValueError as e:  # msal: the authority's OIDC metadata could not be read
@@ -161,6 +231,7 @@ class MsalTokens:
         self._session = session
         self._lock = threading.Lock()
         self.store = CacheStore(cfg, self._files)
+        self.http_cache = HttpCacheStore(self._files.http_cache)
         settings = app_settings(cfg, self._files)
         accounts = list(self.store.cache.search(msal.TokenCache.CredentialType.ACCOUNT))
         if settings is None or not accounts:
@@ -179,8 +250,12 @@ class MsalTokens:
         return self.home_account_id.endswith("." + PERSONAL_TENANT)
 
     def _application(self) -> msal.PublicClientApplication:
-        if self._app is None:  # built lazily: msal reads the authority metadata over HTTP
-            self._app = build_app(self._cfg, self._settings, self.store.cache, self._session)
+        if self._app is None:  # built lazily: msal may read the authority metadata over HTTP
+            try:
+                self._app = build_app(self._cfg, self._settings, self.store.cache,
+                                      self._session, self.http_cache)
+            finally:
+                self.http_cache.save()
         return self._app
 
     def access_token(self, *, force_refresh: bool = False) -> str:
@@ -198,6 +273,7 @@ class MsalTokens:
                 ) from None
             finally:
                 self.store.save()
+                self.http_cache.save()
             if result is None:
                 self._needs_reconnect("no usable token in the cache")
             assert result is not None
@@ -261,9 +337,10 @@ def connect(cfg: MicrosoftAccount, config: Config, *, tenant: str | None,
               "--client-id ID or set client_id in the account's config.", file=out)
         return 2
     store = CacheStore(cfg, files)
+    http_cache = HttpCacheStore(files.http_cache)
     session = PinnedSession(cfg.ca_bundle, cfg.request_timeout)
     try:
-        app = build_app(cfg, settings, store.cache, session)
+        app = build_app(cfg, settings, store.cache, session, http_cache)
         if browser:
             result = app.acquire_token_interactive(list(SCOPES), prompt="select_account")
         else:
@@ -282,6 +359,7 @@ def connect(cfg: MicrosoftAccount, config: Config, *, tenant: str | None,
         return 1
     finally:
         store.save()
+        http_cache.save()
     if "access_token" not in result:
         print(f"followup: sign-in failed: {result.get('error')}: "
               f"{result.get('error_description', '')}".rstrip(), file=out)

@@ -6,13 +6,15 @@ attachments from other systems. Each candidate message's MIME is read with
 followup.ical.parse_invitation_mail, and a meeting whose UID is already on the calendar
 (iCalUId) is left to the calendar source. The ledger merges both sources by UID.
 
-The cursor is the newest receivedDateTime seen; each poll lists only newer Inbox messages,
-so an idle poll is one request.
+The cursor is the newest receivedDateTime seen; each look lists only newer Inbox messages,
+so an idle look is one request. Looks happen at most once per `every` (the cursor keeps
+when the last one was), so most idle cycles cost nothing here.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -20,6 +22,7 @@ import structlog
 
 from followup.ical import parse_invitation_mail
 from followup.model import CalendarChanges, Interval, Meeting
+from followup.providers._throttle import looked_recently, utc_now
 from followup.providers.microsoft.events import graph_time, parse_offset_datetime
 from followup.providers.microsoft.graph import BatchRequest, GraphClient
 from followup.providers.microsoft.mail import odata_string, query
@@ -36,17 +39,24 @@ _CALENDAR_TYPES = frozenset({"text/calendar", "application/ics"})
 
 
 class GraphInvitationSource:
-    def __init__(self, graph: GraphClient, *, account: str, default_tz: tzinfo) -> None:
+    def __init__(self, graph: GraphClient, *, account: str, default_tz: tzinfo,
+                 every: timedelta = timedelta(0),
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self._graph = graph
         self._source = f"mail:{account}"
         self._tz = default_tz
+        self._every = every
+        self._clock = clock
 
     @property
     def name(self) -> str:
         return "invitations"
 
     def changes(self, cursor: str | None, window: Interval) -> CalendarChanges:
-        since, seen = _load(cursor)
+        since, seen, checked = _load(cursor)
+        now = self._clock().timestamp()
+        if since is not None and looked_recently(checked, now, self._every):
+            return CalendarChanges(cursor=cursor)
         full = since is None
         # A little overlap, for mail delivered late with an earlier receivedDateTime; the ids
         # already read in that overlap are in the cursor and are not read again.
@@ -78,7 +88,8 @@ class GraphInvitationSource:
         changes.upserts = [m for (uid, _), m in sorted(meetings.items()) if uid not in on_calendar]
         when = newest or window.start
         recent = sorted(i for i, t in received.items() if t is not None and t >= when - OVERLAP)
-        changes.cursor = json.dumps({"v": 1, "since": when.isoformat(), "seen": recent})
+        changes.cursor = json.dumps({"v": 1, "since": when.isoformat(), "seen": recent,
+                                     "checked": now})
         return changes
 
     def _with_calendar_data(self, messages: list[dict[str, Any]]) -> list[str]:
@@ -127,12 +138,15 @@ def _is_calendar(attachment: dict[str, Any]) -> bool:
     return ctype in _CALENDAR_TYPES or name.endswith(".ics")
 
 
-def _load(cursor: str | None) -> tuple[datetime | None, set[str]]:
+def _load(cursor: str | None) -> tuple[datetime | None, set[str], float]:
+    """The cursor's newest receivedDateTime, the ids read at it, and when the last look was
+    (epoch seconds; 0 in cursors written before looks were spaced out: look now)."""
     if not cursor:
-        return None, set()
+        return None, set(), 0.0
     try:
         data = json.loads(cursor)
-        return datetime.fromisoformat(data["since"]), {str(i) for i in data.get("seen", [])}
+        return (datetime.fromisoformat(data["since"]), {str(i) for i in data.get("seen", [])},
+                float(data.get("checked", 0.0)))
     except (ValueError, KeyError, TypeError):
         log.warning("microsoft.invitations.cursor_unreadable")
-        return None, set()
+        return None, set(), 0.0
