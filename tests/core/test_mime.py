@@ -229,6 +229,7 @@ def test_check_recipients_passes_a_message_to_exactly_the_intended_people() -> N
         (b"jane@acme.example>", b"jane@acme.example>, a@evil.example"),
         (b"Jane <jane@acme.example>", b"Jane <jane@acme.example"),
         (b"Jane <jane", b"Jane <=?utf-8?q?a=40evil.example=2C_?=jane"),
+        (b"Subject: s\r\n", b"Subject: s\r\nnot a header line\r\nBcc: a@evil.example\r\n"),
     ],
 )
 def test_check_recipients_refuses_anything_more_or_broken(change: tuple[bytes, bytes]) -> None:

@@ -219,11 +219,24 @@ def _parse_strict(raw: bytes) -> EmailMessage:
     try:
         msg = BytesParser(policy=email.policy.strict).parsebytes(raw)
     except Exception as e:  # strict raises on any defect: a draft we wrote must have none
-        raise UnsafeMessage(f"draft does not parse strictly: {type(e).__name__}") from e
+        raise UnsafeMessage(
+            f"draft does not parse strictly ({type(e).__name__}); {_lenient_recipients(raw)}"
+        ) from e
     if msg.defects:
         raise UnsafeMessage(f"draft has defects: {[type(d).__name__ for d in msg.defects]}")
     assert isinstance(msg, EmailMessage)  # the strict policy's message factory
     return msg
+
+
+def _lenient_recipients(raw: bytes) -> str:
+    """What a lenient reader would take for recipients, said in numbers (for the refusal)."""
+    try:
+        msg = BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=True)
+        counts = {h: len(getaddresses([str(v) for v in msg.get_all(h) or []]))
+                  for h in _RECIPIENT_HEADERS}
+    except Exception as e:  # nothing more to say about a message no parser reads
+        return f"unreadable even leniently ({type(e).__name__})"
+    return ", ".join(f"{h}: {n}" for h, n in counts.items() if n) or "no recipients"
 
 
 def _raw_values(raw: bytes, name: str) -> list[str]:
