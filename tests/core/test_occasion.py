@@ -119,6 +119,18 @@ EN_NEW: list[tuple[str, list[str], str, str, str]] = [
     ("jane.doe / ada.lovelace", ["jane.doe"], "meeting", "in our meeting", "Great to meet you"),
     ("(No title)", JANE, "meeting", "in our meeting", "Great to meet you"),
     ("Lunch at PyCon DE 2026", JANE, "event", "at PyCon DE", "Great to meet you at PyCon DE"),
+    # Known only by an address: who a meeting is "with" is still a person.
+    ("Pricing review with Jane", ["jdoe"], "meeting", "at the Pricing review",
+     "Great to meet you at the Pricing review"),
+    ("Roadmap review - jane.doe@acme.com", ["jane.doe@acme.com"], "meeting",
+     "at the Roadmap review", "Great to meet you at the Roadmap review"),
+    ("☕ Jane / Ada", JANE, "coffee", "over coffee", "Good to meet you over coffee"),
+    ("🍻 with Jane", JANE, "drinks", "over drinks", "Good to meet you over drinks"),
+    ("QUARTERLY REVIEW", JANE, "meeting", "at the Quarterly Review",
+     "Great to meet you at the Quarterly Review"),
+    ("Kennenlernen Jane / Ada", JANE, "meeting", "in our meeting", "Great to meet you"),
+    ("Presentation: Q3 results", JANE, "meeting", "at the Q3 results presentation",
+     "Great to meet you at the Q3 results presentation"),
 ]  # fmt: skip
 
 
@@ -440,6 +452,7 @@ def test_naive_datetimes_are_refused() -> None:
         ("WeWork Sony Center, Potsdamer Platz 1", "WeWork Sony Center"),
         ("Acme HQ, 5th floor", "Acme HQ"),
         ("Nopa", "Nopa"),
+        ("TBD", None),
         ("", None),
     ],
 )
@@ -547,11 +560,53 @@ def test_language_of_forty_short_notes() -> None:
     assert right >= 36
 
 
-def test_wrong_answers_are_rarer_than_abstentions_on_mixed_notes() -> None:
-    # English words in German, Spanish and French notes are the usual case at work.
-    assert detect_language("Follow-up nächste Woche wegen API") == "de"
-    assert detect_language("Al CTO le encantó la demo, presupuesto no claro") == "es"
-    assert detect_language("Le CTO adore la démo, budget pas clair") == "fr"
+# Harder: 4 to 6 words, and the English words that German, Spanish and French notes at work
+# are full of. Figures in followup.core.occasion's docstring.
+HARD_NOTES = {
+    "en": [
+        "Pilot in Q3, send pricing.",
+        "Follow up re API access next week",
+        "CTO loves the demo, budget unclear",
+        "needs SOC2 report before procurement",
+        "wants intro to Marta at Initech",
+        "ask about Munich office",
+    ],
+    "de": [
+        "Pilot im Q3, Pricing schicken.",
+        "Follow-up nächste Woche wegen API",
+        "CTO findet die Demo super, Budget unklar",
+        "braucht ISO-Zertifikat vor dem Einkauf",
+        "will Intro zu Marta bei Initech",
+        "Büro in München ansprechen",
+    ],
+    "es": [
+        "Piloto en Q3, mandar precios.",
+        "Seguimiento la semana que viene por la API",
+        "Al CTO le encantó la demo, presupuesto no claro",
+        "necesita el informe SOC2 antes de compras",
+        "quiere que le presente a Marta de Initech",
+        "preguntar por la oficina de Múnich",
+    ],
+    "fr": [
+        "Pilote au T3, envoyer les prix.",
+        "Relancer la semaine prochaine pour l'API",
+        "Le CTO adore la démo, budget pas clair",
+        "a besoin du rapport SOC2 avant les achats",
+        "veut une intro à Marta chez Initech",
+        "demander pour le bureau de Munich",
+    ],
+}
+
+
+def test_mixed_short_notes_are_right_or_left_undecided_never_wrong() -> None:
+    answers = [
+        (language, detect_language(note))
+        for language, notes in HARD_NOTES.items()
+        for note in notes
+    ]
+    wrong = [(want, got) for want, got in answers if got is not None and got != want]
+    assert wrong == []
+    assert sum(want == got for want, got in answers) >= 20
 
 
 @pytest.mark.parametrize(

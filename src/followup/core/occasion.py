@@ -208,11 +208,31 @@ def _is_name(token: _Token, names: frozenset[str]) -> bool:
         return True
     # "jane.doe", "jane.doe@acme.com": an address or its local part, made of the name.
     parts = [p for p in re.split(r"[._+\-]+", word.split("@", 1)[0]) if p]
-    return len(parts) > 1 and all(p in names or p in _PARTICLES for p in parts)
+    named = [p for p in parts if p in names]
+    return bool(named) and all(p in names or p in _PARTICLES for p in parts)
 
 
 def _capitalised(token: _Token) -> bool:
     return not token.separator and token.text[:1].isupper() and token.folded not in _VOCABULARY
+
+
+_WITH = _words("with w/ w mit con avec")
+
+
+def _drop_trailing_company(tokens: list[_Token]) -> None:
+    """ "Pricing review with Jane" when we only know her as "jdoe": who a meeting is "with",
+    at the end of a title, is people (or their company); neither belongs in a note to them."""
+    kept = [i for i, t in enumerate(tokens) if not t.removed]
+    for pos, i in enumerate(kept):
+        if tokens[i].folded not in _WITH or pos == 0:
+            continue
+        run = kept[pos + 1 :]
+        while run and tokens[run[-1]].separator and tokens[run[-1]].text != ")":
+            run.pop()  # "with Jane:" / "with Jane -"
+        if 1 <= len(run) <= 3 and all(_capitalised(tokens[j]) for j in run):
+            for j in (i, *run):
+                tokens[j].removed = tokens[j].name = True
+            return
 
 
 def _drop_third_parties(tokens: list[_Token]) -> None:
@@ -324,6 +344,7 @@ def clean_title(title: str, *, people: Sequence[str] = (), user_name: str = "") 
             tok.removed = tok.name = True
     _drop_affiliations(tokens)
     _drop_third_parties(tokens)
+    _drop_trailing_company(tokens)
     _drop_connectors(tokens)
     _drop_empty_brackets(tokens)
     return _join(_trim_edges(tokens))
@@ -336,26 +357,29 @@ def clean_title(title: str, *, people: Sequence[str] = (), user_name: str = "") 
 _KIND_WORDS: dict[str, tuple[str, ...]] = {
     "coffee": (
         "coffee", "coffee chat", "kaffee", "kaffeetrinken", "cafe", "cafecito", "cafezinho",
-        "espresso", "cappuccino", "flat white", "tea", "tee",
+        "espresso", "cappuccino", "flat white", "tea", "tee", "☕",
     ),
     "lunch": (
         "lunch", "brunch", "mittagessen", "mittag", "almuerzo", "comida", "dejeuner", "dej",
+        "🥗", "🍱", "🥪",
     ),
     "dinner": ("dinner", "abendessen", "cena", "diner"),
     "drinks": (
         "drinks", "drink", "beer", "beers", "bier", "afterwork", "after work", "happy hour",
         "copas", "canas", "aperitivo", "apero", "aperitif", "verre", "un verre", "wine",
+        "🍺", "🍻", "🍷", "🥂", "🍸",
     ),
     "call": (
         "call", "phone call", "video call", "catch up", "catch-up", "catchup", "sync",
         "chat", "quick chat", "intro call", "telefonat", "anruf", "telko", "videocall",
         "llamada", "videollamada", "appel", "visio", "1:1", "1-1", "1on1", "one-on-one",
-        "one on one", "check-in", "check in", "touch base", "touchpoint", "phone",
+        "one on one", "check-in", "check in", "touch base", "touchpoint", "phone", "📞", "☎",
     ),
 }  # fmt: skip
 _INTRO = re.compile(
-    r"^(?:intro|introduction|introducing|vorstellung|kennenlernen|introduccion|presentacion|"
-    r"presentation|mise en relation)\b(?!\s*(?:call|chat|meeting|gesprach|llamada|appel)\b)"
+    # Not "Vorstellung" or "Presentation": they present a product or results more often.
+    r"^(?:intro|introduction|introducing|introduccion|mise en relation)\b"
+    r"(?!\s*(?:call|chat|meeting|gesprach|llamada|appel)\b)"
 )
 # Words that name a conference, a fair or a meetup.
 _EVENT_WORD = re.compile(
@@ -512,6 +536,8 @@ def _meeting_name(cleaned: str) -> str | None:
         # rest is what the meeting was.
         named_by_noun = all(_meeting_noun(w) for w in prefix.split())
         text = f"{rest} {prefix.lower()}" if named_by_noun else rest
+    # "QUARTERLY REVIEW" is shouting; "QBR" and "ACME" are acronyms and stay.
+    text = " ".join(w.capitalize() if w.isupper() and len(w) >= 5 else w for w in text.split())
     text = _tidy(text)
     words = text.split()
     if not words or len(words) > 6 or len(text) > 48 or "?" in text:
@@ -881,6 +907,13 @@ _STREET_WORD = re.compile(
 _POSTCODE_CITY = re.compile(r"^(?:[A-Z]{1,2}-)?\d{4,5}\b|^\d{3}\s?\d{2}\b|^[A-Z]{1,2}\d", re.I)
 
 
+_NO_PLACE = frozenset(
+    ("tbd", "tba", "tbc", "n/a", "na", "none", "various", "see description", "see below",
+     "see invite", "siehe beschreibung", "siehe einladung", "your place", "my place",
+     "your office", "my office", "our office", "bei ihnen", "bei uns", "à définir", "por definir")
+)  # fmt: skip
+
+
 def _is_street(part: str) -> bool:
     if re.match(r"^\d", part):  # "66 Mint St", "1600 Amphitheatre Pkwy"
         return True
@@ -905,6 +938,8 @@ def venue_name(location: str) -> str | None:
         if not first or _ROOM.search(first) or _is_street(first):
             return None
         if not any(ch.isalpha() for ch in first) or len(first) > 60:
+            return None
+        if _fold(first).strip(".!?") in _NO_PLACE:
             return None
         return first
     return None
