@@ -167,4 +167,6 @@ def read_limited(path: Path | str, limit: int) -> bytes | None:
 
 
 def _size(n: int) -> str:
+    if n % MIB == 0:
+        return f"{n // MIB} MB"
     return f"{n / MIB:.1f} MB" if n >= MIB else f"{n} bytes"
