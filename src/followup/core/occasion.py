@@ -126,7 +126,7 @@ _PREFIX = re.compile(
     r"updated invitation(?: with note)?\s*:|invitation\s*:|aktualisierte einladung\s*:|"
     r"einladung\s*:|invitaci[oó]n(?: actualizada)?\s*:|invitation mise [aà] jour\s*:|"
     r"accepted\s*:|angenommen\s*:|aceptado\s*:|accept[eé]\s*:|tentative\s*:|"
-    r"re\s*:|aw\s*:|fwd?\s*:|wg\s*:|tr\s*:|rv\s*:)\s*",
+    r"(?:re|aw|fwd?|wg|tr|rv)\s*:(?=\s))\s*",
     re.IGNORECASE,
 )
 # Tags anywhere in the title: any [bracketed] word ("[EXT]", "[Acme]", "[Confidential]" are
@@ -156,14 +156,16 @@ _TOKEN = re.compile(
     r"|\w+(?:[&+]\w+)+"  # "Q&A", "R&D", "C++" stay words
     r"|<->|<=>|<>|->|=>"
     r"|(?<!\w)w/"
-    r"|[/|&+,;:()\[\]–—]"
+    r"|[/|&+,;()\[\]–—]|:(?=\s|$)"
     r"|-(?=\s|$)"
-    r"|[^\s/|&+,;:()\[\]–—<>]+"
+    r"|(?:[^\s/|&+,;:()\[\]–—<>]|:(?=\S))+"
     r"|<|>"
 )
 _SEPARATORS = _words("/ | & + , ; : ( ) [ ] – — - <-> <=> <> -> => < >")
 # Words and signs that join names ("Jane <> Ada", "Coffee with Jane"): dropped with the names.
-_CONNECTORS = _SEPARATORS | _words("and und y et with w/ w mit con avec x × vs vs. & +")
+_CONNECTORS = _SEPARATORS | _words(
+    "and und y et with w/ w mit con avec x × vs vs. & + for für para pour between zwischen entre"
+)
 # Connectors between equals: a capitalised word on the far side of one is a name too
 # ("Jane / Charles" when only Jane is on the invite), unless it is a word of the trade.
 _SYMMETRIC = _words("/ | & + , <> <-> <=> and und y et x × vs vs.")
@@ -216,7 +218,7 @@ def _capitalised(token: _Token) -> bool:
     return not token.separator and token.text[:1].isupper() and token.folded not in _VOCABULARY
 
 
-_WITH = _words("with w/ w mit con avec")
+_WITH = _words("with w/ w mit con avec for für para pour")
 
 
 def _drop_trailing_company(tokens: list[_Token]) -> None:
@@ -393,7 +395,8 @@ _CAMEL_CON = re.compile(r"\b[A-Z][a-z]+Con\b")
 # What is said of an event that is not its name: "Booth 12", "Day 2", "Halle 3".
 _EVENT_NOISE = re.compile(
     r"(?:[-–—|,:]\s*)?\b(?:booth|stand|hall|halle|pavilion|day|tag|d[ií]a|jour|track)"
-    r"\s*[A-Z]?\d+[A-Z]?\b|(?:[-–—|,:]\s*)?\b(?:booth visit|booth duty|standdienst|standbesuch)\b",
+    r"\s*[A-Z]?\d[\dA-Z.]*\b|"
+    r"(?:[-–—|,:]\s*)?\b(?:booth visit|booth duty|standdienst|standbesuch)\b",
     re.IGNORECASE,
 )
 _EVENT_PREFIX = re.compile(
@@ -496,6 +499,8 @@ def _event_name(cleaned: str) -> str | None:
     text = next((p for p in reversed(parts) if _is_event(p)), parts[0])
     text = _EVENT_NOISE.sub(" ", text)
     text = _strip_dates(text)
+    # "CES - Las Vegas", "Hannover Messe, Halle 3": the name comes first, then where.
+    text = _tidy(re.split(r"\s[-–—|]\s|,", text)[0])
     if not text or _fold(text) in _GENERIC:
         return None
     return text
@@ -509,9 +514,11 @@ def _is_event(cleaned: str) -> bool:
         return True
     # "FactoryTech 2026", "SaaStr 2026", "MWC 2026": a brand with a year and nothing else.
     if _YEAR.search(cleaned):
-        rest = _strip_dates(_EVENT_NOISE.sub(" ", cleaned)).split()
-        return 1 <= len(rest) <= 3 and all(
-            w[:1].isupper() and _fold(w) not in _VOCABULARY and not _meeting_noun(w) for w in rest
+        rest = re.split(r"\s[-–—|]\s|,", _strip_dates(_EVENT_NOISE.sub(" ", cleaned)))[0]
+        words = rest.split()
+        return 1 <= len(words) <= 3 and all(
+            any(ch.isupper() for ch in w) and _fold(w) not in _VOCABULARY and not _meeting_noun(w)
+            for w in words
         )
     return False
 
@@ -522,12 +529,37 @@ def _meeting_noun(word: str) -> bool:
 
 
 _PARTY_PREFIX = re.compile(r"^([^:]{1,60}):\s+(\S.*)$")
+_DURATION = re.compile(
+    r"\b\d+\s*(?:min(?:ute)?s?|minuten|minutos|h|hrs?|hours?|std|stunden?|horas?|heures?)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_parties(text: str) -> bool:
+    """ "Acme", "Acme <> Initech", "Acme x Initech": the sides of a meeting, not its name."""
+    sides = re.split(r"\s*(?:<>|<->|/|&|\+|\bx\b|×|\band\b|\bund\b|,)\s*", text)
+    return all(
+        1 <= len(side.split()) <= 3
+        and all(
+            w[:1].isupper() and _fold(w) not in _VOCABULARY and not _meeting_noun(w)
+            for w in side.split()
+        )
+        for side in sides
+    )
 
 
 def _meeting_name(cleaned: str) -> str | None:
     """The meeting's own name when it is worth saying, else None."""
     text, _ = _split_venue(cleaned)
     text = _strip_dates(text)
+    text = _DURATION.sub(" ", text)
+    # "Q3 planning w/ Acme team", "Meeting between ...": who it was with is not its name.
+    text = re.split(r"\s(?:with|w/|mit|con|avec|between|zwischen|entre)\s", text)[0]
+    parts = [p.strip() for p in re.split(r"\s[|–—-]\s", text)]
+    if len(parts) > 1:
+        # "Acme <> Initech | Pilot Review", "Contract negotiation - Acme": drop the parties.
+        kept = [p for p in parts if not _is_parties(p)]
+        text = " ".join(kept) if kept else ""
     m = _PARTY_PREFIX.match(text)
     if m:
         prefix, rest = m.group(1).strip(), m.group(2).strip()
@@ -561,9 +593,9 @@ def _with_article(name: str) -> str:
 
 
 def _event_with_article(name: str) -> str:
-    # "FactoryTech", "Web Summit Lisbon" take no article; "Berlin AI meetup" does.
+    # "FactoryTech", "Web Summit Lisbon", "re:Invent" take no article; "Berlin AI meetup" does.
     last = name.split()[-1]
-    return _with_article(name) if last[:1].islower() else name
+    return _with_article(name) if last.islower() else name
 
 
 # ---------------------------------------------------------------------------------------------
