@@ -134,6 +134,12 @@ EN_NEW: list[tuple[str, list[str], str, str, str]] = [
     ("MWC Barcelona 2026 - Stand 5B12", JANE, "event", "at MWC Barcelona",
      "Great to meet you at MWC Barcelona"),
     ("re:Invent 2026", JANE, "event", "at re:Invent", "Great to meet you at re:Invent"),
+    ("Board meeting 3 March 2026", JANE, "meeting", "at the Board meeting",
+     "Great to meet you at the Board meeting"),
+    ("Offsite planning März 2026", JANE, "meeting", "at the Offsite planning",
+     "Great to meet you at the Offsite planning"),
+    ("Mars rover demo", JANE, "meeting", "at the Mars rover demo",
+     "Great to meet you at the Mars rover demo"),
     # Known only by an address: who a meeting is "with" is still a person.
     ("Pricing review with Jane", ["jdoe"], "meeting", "at the Pricing review",
      "Great to meet you at the Pricing review"),

@@ -33,7 +33,7 @@ schicken."), restricted to en/de/es/fr where the library allows:
 
 py3langid ships its model in the wheel (nothing is downloaded at run time), is deterministic
 (langdetect is random unless seeded and has not been released since 2021), classifies the 40
-notes in 3 ms once loaded, and loads in about 0.6 s, which is why the model is loaded on the
+notes in 3 ms once loaded, and loads in 0.6 to 0.9 s, which is why the model is loaded on the
 first call and not at import. It is asked to choose among en/de/es/fr plus the languages most
 easily mistaken for them (Italian, Portuguese, Dutch, Catalan, ...), so an Italian note comes
 back None rather than "es"; with that set and a 0.5 probability floor it got all 40 notes
@@ -106,13 +106,19 @@ _DATE_OR_TIME = re.compile(
     r"\d{1,2}\s*[ap]\.?m\.?)(?!\w)",
     re.IGNORECASE,
 )
-# Month names, so that "3 March" or "März 2026" does not survive in a name.
-_MONTH = re.compile(
-    r"(?<!\w)(?:jan(?:uary|uar)?|feb(?:ruary|ruar)?|m[aä]r(?:ch|z)?|apr(?:il)?|may|mai|"
+_MONTHS = (
+    r"(?:jan(?:uary|uar)?|feb(?:ruary|ruar)?|m[aä]r(?:ch|z)?|apr(?:il)?|may|mai|"
     r"june?|juni|july?|juli|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|okt(?:ober)?|"
     r"nov(?:ember)?|dec(?:ember)?|dez(?:ember)?|enero|febrero|marzo|abril|mayo|junio|julio|"
     r"agosto|septiembre|octubre|noviembre|diciembre|janvier|f[eé]vrier|mars|avril|juin|"
-    r"juillet|ao[uû]t|septembre|octobre|novembre|d[eé]cembre)\.?(?!\w)",
+    r"juillet|ao[uû]t|septembre|octobre|novembre|d[eé]cembre)\.?"
+)
+# Dates in words: "3 March", "3. März 2026", "March 3rd, 2026", "el 3 de marzo", "März 2026".
+# A month name alone stays: "May", "Mars" and "Jan" are also words, products and names.
+_WORDY_DATE = re.compile(
+    rf"(?<!\w)(?:\d{{1,2}}(?:st|nd|rd|th|er|\.)?\s+(?:of\s+|de\s+)?{_MONTHS}"
+    rf"(?:\s+(?:de\s+)?(?:19|20)\d\d)?|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?"
+    rf"(?:,?\s+(?:19|20)\d\d)?|{_MONTHS}\s+(?:19|20)\d\d)(?!\w)",
     re.IGNORECASE,
 )
 
@@ -338,7 +344,7 @@ def clean_title(title: str, *, people: Sequence[str] = (), user_name: str = "") 
     text = _DURATION_SUFFIX.sub("", text)
     tokens = [_Token(m.group(), m.group() in _SEPARATORS) for m in _TOKEN.finditer(text)]
     for tok in tokens:
-        if tok.text in "[]":
+        if tok.text in ("[", "]"):
             tok.removed = True  # a bracket left from a tag we do not know: never shown
     names = _name_words(people, user_name)
     for tok in tokens:
@@ -386,7 +392,7 @@ _INTRO = re.compile(
 # Words that name a conference, a fair or a meetup.
 _EVENT_WORD = re.compile(
     r"\b(?:conference|conf|summit|congress|kongress|konferenz|congreso|conferencia|"
-    r"conference|expo|exhibition|messe|trade ?fair|trade ?show|fair|feria|salon|meetup|"
+    r"expo|exhibition|messe|trade ?fair|trade ?show|fair|feria|salon|meetup|"
     r"meet-up|hackathon|festival|barcamp|unconference|world forum|booth|hall \d+|halle \d+)\b"
 )
 _NOT_EVENT = re.compile(r"\b(?:conference|conf|konferenz)[ -]?(?:call|room|raum|line)\b")
@@ -410,7 +416,7 @@ _GENERIC = _words(
     """meeting meetings call calls sync chat catch up catch-up catchup check-in check in touch
     base follow-up followup follow discussion session meet zoom teams hangout event placeholder
     tbd hold busy new untitled no title 1:1 1-1 besprechung termin treffen gesprach austausch
-    abstimmung kennenlernen reunion reunión junta cita encuentro charla reunion réunion
+    abstimmung kennenlernen reunion junta cita encuentro charla
     rendez-vous rdv entretien echange point quick short kurz kurzes kurze brief weekly
     biweekly daily monthly our the a an first initial erstes erster primera premiere our
     virtual online in-person vor ort"""
@@ -436,19 +442,20 @@ _VOCABULARY = (
 )
 
 
-def _has_phrase(folded: str, phrase: str) -> bool:
-    return re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", folded) is not None
+_KIND_PATTERNS = {
+    kind: re.compile(
+        r"(?<![\w-])(?:"
+        + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        + r")(?![\w-])"
+    )
+    for kind, words in _KIND_WORDS.items()
+}
 
 
 def _first_kind(folded: str) -> str | None:
     """The food, drink or call word that comes first in the title."""
-    best: tuple[int, str] | None = None
-    for kind, words in _KIND_WORDS.items():
-        for word in words:
-            m = re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", folded)
-            if m and (best is None or m.start() < best[0]):
-                best = (m.start(), kind)
-    return best[1] if best else None
+    found = [(m.start(), kind) for kind, p in _KIND_PATTERNS.items() if (m := p.search(folded))]
+    return min(found)[1] if found else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,9 +463,9 @@ def _first_kind(folded: str) -> str | None:
 
 
 def _strip_dates(text: str) -> str:
+    text = _WORDY_DATE.sub(" ", text)
     text = _YEAR.sub(" ", text)
     text = _DATE_OR_TIME.sub(" ", text)
-    text = _MONTH.sub(" ", text) if _YEAR.search(text) is None else text
     return _tidy(text)
 
 
