@@ -136,3 +136,104 @@ def test_not_a_mail_at_all() -> None:
     parsed = parse_invitation_mail(b"\x00\x01garbage", source="x", window=WINDOW,
                                    default_tz=BERLIN)
     assert parsed.meetings == []
+
+
+# --- who may speak for a meeting (RFC 6047 section 3) -------------------------------------
+
+ORGANIZER = "alice@acme.example"
+ME = "me@example.com"
+
+
+def invite(
+    *,
+    sender: str = ORGANIZER,
+    method: str = "REQUEST",
+    sequence: int = 0,
+    stamp: str = "20250301T000000Z",
+    my_partstat: str | None = "ACCEPTED",
+    attendee: str = "bob@acme.example",
+    headers: str = "",
+    organizer: str = ORGANIZER,
+) -> bytes:
+    me = f"ATTENDEE;PARTSTAT={my_partstat}:mailto:{ME}\r\n" if my_partstat else ""
+    status = "STATUS:CANCELLED\r\n" if method == "CANCEL" else ""
+    return (
+        f"{headers}From: Someone <{sender}>\r\nTo: {ME}\r\nSubject: Planning\r\n"
+        f"Content-Type: text/calendar; method={method}; charset=utf-8\r\n\r\n"
+        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nMETHOD:{method}\r\nBEGIN:VEVENT\r\n"
+        f"UID:planning@acme.example\r\nSEQUENCE:{sequence}\r\nDTSTAMP:{stamp}\r\n"
+        "DTSTART:20250312T100000Z\r\nDTEND:20250312T110000Z\r\nSUMMARY:Planning\r\n"
+        f"ORGANIZER:mailto:{organizer}\r\n{me}ATTENDEE;PARTSTAT=ACCEPTED:mailto:{attendee}\r\n"
+        f"{status}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+
+
+def read(raw: bytes, user: tuple[str, ...] = (ME,)) -> list[Meeting]:
+    return parse_invitation_mail(raw, source="t", window=WINDOW, default_tz=BERLIN,
+                                 user_addresses=user).meetings
+
+
+def test_the_organisers_invitation_and_update_count() -> None:
+    [m] = read(invite())
+    assert [a.email for a in m.attendees] == [ME, "bob@acme.example"]
+    [update] = read(invite(sequence=3, attendee="carol@acme.example"))
+    assert update.sequence == 3
+    [cancel] = read(invite(method="CANCEL", sequence=4))
+    assert cancel.status is MeetingStatus.CANCELLED
+
+
+def test_forged_update_and_cancel_from_someone_else_are_ignored() -> None:
+    forged = invite(sender="alice@acme-example.evil", sequence=7, attendee="bob@look-alike.evil")
+    assert read(forged) == []
+    assert read(invite(sender="mallory@evil.example", method="CANCEL", sequence=1)) == []
+    # Even with no SEQUENCE, a cancellation must come from the organiser.
+    assert read(invite(sender="mallory@evil.example", method="CANCEL")) == []
+
+
+def test_a_first_invitation_from_someone_else_cannot_win_a_tie() -> None:
+    genuine = parse_invitation_mail(invite(), source="a", window=WINDOW, default_tz=BERLIN)
+    forged = parse_invitation_mail(
+        invite(sender="mallory@evil.example", stamp="20250305T000000Z",
+               attendee="bob@look-alike.evil"),
+        source="b", window=WINDOW, default_tz=BERLIN)
+    assert len(forged.meetings) == 1 and not forged.from_organizer
+    assert genuine.from_organizer
+    for order in ((genuine, forged), (forged, genuine)):
+        [(final, _)] = merge_versions(order)
+        assert [a.email for a in final.attendees][-1] == "bob@acme.example"
+
+
+def test_the_sender_header_may_name_the_organiser() -> None:
+    delegated = invite(sender="assistant@acme.example", sequence=2,
+                       headers=f"Sender: {ORGANIZER}\r\n")
+    assert len(read(delegated)) == 1
+
+
+def test_authentication_results_must_vouch_for_the_sender() -> None:
+    passed = "Authentication-Results: mx.example.com; spf=Pass smtp.mailfrom=alice@acme.example\r\n"
+    assert len(read(invite(headers=passed))) == 1
+    dkim = ("Authentication-Results: mx.example.com; dkim=pass header.d=mail.acme.example "
+            "header.s=s1; spf=fail smtp.mailfrom=bounce@elsewhere.example\r\n")
+    assert len(read(invite(headers=dkim))) == 1  # relaxed alignment: a subdomain signs
+    failed = ("Authentication-Results: mx.example.com; dkim=fail header.d=acme.example; "
+              "spf=fail smtp.mailfrom=alice@acme.example; dmarc=fail header.from=acme.example\r\n")
+    assert read(invite(headers=failed)) == []
+    other = "Authentication-Results: mx.example.com; dkim=pass header.d=evil.example\r\n"
+    assert read(invite(headers=other)) == []  # a pass, but for someone else's domain
+    # Only the topmost header is the receiving server's: a lower one may be the sender's own.
+    smuggled = failed + "Authentication-Results: evil; dkim=pass header.d=acme.example\r\n"
+    assert read(invite(headers=smuggled)) == []
+    nothing_checked = "Authentication-Results: mx.example.com; none\r\n"
+    assert len(read(invite(headers=nothing_checked))) == 1
+
+
+def test_an_invitation_the_user_has_not_accepted_creates_nothing() -> None:
+    assert read(invite(my_partstat="NEEDS-ACTION")) == []
+    assert read(invite(my_partstat=None)) == []  # the user is not even on it (forwarded)
+    assert len(read(invite(my_partstat="TENTATIVE"))) == 1
+    assert len(read(invite(my_partstat="DECLINED"))) == 1  # triage skips it with its reason
+    assert len(read(invite(my_partstat=None, organizer=ME, sender=ME))) == 1  # the user's own
+    # A cancellation creates nothing anyway: it counts whatever the user answered.
+    assert len(read(invite(method="CANCEL", sequence=1, my_partstat="NEEDS-ACTION"))) == 1
+    # Without the user's addresses the rule is not applied (a caller that cannot know them).
+    assert len(read(invite(my_partstat="NEEDS-ACTION"), user=())) == 1

@@ -6,6 +6,7 @@ from followup.ical.invitations import (
     is_newer,
     merge_versions,
     parse_invitation_mail,
+    supersedes,
 )
 from followup.ical.parse import ParsedCalendar, Version, parse_calendar
 from followup.ical.render import KEY_PROPERTY, block_uid, render_block
@@ -23,5 +24,6 @@ __all__ = [
     "parse_calendar",
     "parse_invitation_mail",
     "render_block",
+    "supersedes",
     "zone_for",
 ]

@@ -215,19 +215,32 @@ def merge_versions(parsed: Iterable[ParsedCalendar]) -> list[tuple[Meeting, Vers
     Newest: an occurrence written out on its own (RECURRENCE-ID) beats one expanded from the
     series rule, unless the whole series was cancelled at least as recently; then the higher
     SEQUENCE; then the later DTSTAMP; at a full tie a cancellation (Outlook cancels without
-    raising SEQUENCE).
+    raising SEQUENCE). A copy the organiser sent always beats one someone else sent (see
+    `supersedes`).
     """
-    best: dict[OccurrenceKey, tuple[Meeting, Version]] = {}
+    best: dict[OccurrenceKey, tuple[Meeting, Version, bool]] = {}
     for p in parsed:
         for meeting in p.meetings:
             key = (meeting.uid, meeting.occurrence)
             version = p.versions.get(key) or Version(
                 meeting.sequence, None, False, meeting.status is MeetingStatus.CANCELLED
             )
+            trusted = not isinstance(p, ParsedInvitation) or key in p.from_organizer
             current = best.get(key)
-            if current is None or is_newer(version, current[1]):
-                best[key] = (meeting, version)
-    return list(best.values())
+            if current is None or supersedes(version, trusted, current[1], current[2]):
+                best[key] = (meeting, version, trusted)
+    return [(m, v) for m, v, _ in best.values()]
+
+
+def supersedes(a: Version, a_trusted: bool, b: Version, b_trusted: bool) -> bool:
+    """Whether copy `a` replaces copy `b`, each sent by the organiser (trusted) or not.
+
+    The organiser's copy beats anyone else's at the same or a higher SEQUENCE (someone
+    else's can only be a first invitation, SEQUENCE 0); someone else's never replaces the
+    organiser's; between copies of one kind, `is_newer` decides."""
+    if a_trusted != b_trusted:
+        return a_trusted and a.sequence >= b.sequence
+    return is_newer(a, b)
 
 
 def is_newer(a: Version, b: Version) -> bool:

@@ -23,7 +23,7 @@ from pathlib import Path
 import structlog
 
 from followup.errors import InputError
-from followup.ical import Version, is_newer, parse_invitation_mail
+from followup.ical import Version, parse_invitation_mail, supersedes
 from followup.model import CalendarChanges, Interval, Meeting, OccurrenceRef
 from followup.providers.local.files import MAX_MAIL_BYTES, read_limited
 from followup.providers.local.maildir import Entry, folder_path, is_maildir, list_messages
@@ -63,11 +63,7 @@ class _Held:
 
     def yields_to(self, version: Version, trusted: bool) -> bool:
         """Whether a copy (`version`, sent by the organiser or not) supersedes this one."""
-        if trusted and not self.trusted:  # the organiser's word over anyone else's
-            return version.sequence >= self.version.sequence
-        if self.trusted and not trusted:
-            return False
-        return is_newer(version, self.version)
+        return supersedes(version, trusted, self.version, self.trusted)
 
 
 @dataclass
