@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class FollowupError(Exception):
     """Base of the errors this package raises on purpose."""
@@ -30,3 +33,31 @@ class AuthError(ProviderError):
 
 class InputError(FollowupError):
     """An input file or message that cannot be read; it is skipped with this reason."""
+
+
+class EnvironmentFailure(TransientError):
+    """The host or the network is at fault, not the write: a full, read-only or failing disk,
+    an output folder we may not write, an unreachable ledger or network.
+
+    Retrying the same write cannot help until the environment is fixed, and it was not the
+    write's fault: the engine backs the whole account off and gives the attempt back, so no
+    write is given up because the disk was full for a night."""
+
+
+# OSError numbers that say "this machine cannot write there now", whatever is written.
+# ENOENT/ENOTDIR: an output folder that is gone (unmounted, moved) is the setup's problem too.
+ENVIRONMENT_ERRNOS = frozenset({
+    errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+    errno.ENOENT, errno.ENOTDIR,
+})
+
+
+def environment_failure(error: BaseException) -> EnvironmentFailure | None:
+    """`error` as an EnvironmentFailure when it is one (or an OSError of the environment's
+    kind), else None. The message names the errno and the path, never file contents."""
+    if isinstance(error, EnvironmentFailure):
+        return error
+    if isinstance(error, OSError) and error.errno in ENVIRONMENT_ERRNOS:
+        where = f": {error.filename}" if error.filename else ""
+        return EnvironmentFailure(f"{os.strerror(error.errno)}{where}")
+    return None

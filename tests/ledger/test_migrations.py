@@ -24,6 +24,7 @@ TABLES = {
     "people",
     "writes",
     "accounts",
+    "skips",
 }
 
 

@@ -57,6 +57,7 @@ WORKER = """
 import sys
 from datetime import UTC, datetime, timedelta
 from followup.ledger import Ledger
+from followup.ledger.rows import WriteClaimedError
 from followup.model import CalendarChanges, Meeting, WriteIntent, WriteKind, BlockPayload
 url, name = sys.argv[1], sys.argv[2]
 t0 = datetime(2025, 3, 10, 9, tzinfo=UTC)
@@ -66,7 +67,12 @@ with Ledger.open(url, max_attempts=1000) as ledger:
         ledger.apply_changes("a", f"calendar:{name}", CalendarChanges(upserts=[m]))
         block = BlockPayload("s", "d", t0, t0)
         ledger.record_intents("a", [WriteIntent("shared", WriteKind.BLOCK, block, t0, "")])
-        ledger.begin_attempt("shared")
+        while True:  # the other process may hold its claim on the write: wait for it
+            try:
+                ledger.begin_attempt("shared")
+                break
+            except WriteClaimedError:
+                pass
         ledger.fail("shared", "again", retry_at=None)
 """
 

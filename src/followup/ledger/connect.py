@@ -9,8 +9,10 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.pool import StaticPool
+
+from followup.ledger.rows import LedgerCorruptError, LedgerUnavailableError
 
 log = structlog.get_logger(__name__)
 
@@ -18,11 +20,18 @@ log = structlog.get_logger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+# What SQLite says about a damaged file, and about a host that cannot take a write now.
+_SQLITE_CORRUPT = ("malformed", "file is not a database", "disk image")
+_SQLITE_UNAVAILABLE = ("disk is full", "disk i/o error", "readonly database", "unable to open")
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # pool_pre_ping: a daemon outlives server restarts and idle-connection reaping.
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True)
+        _translate_errors(engine)
+        return engine
     database = parsed.database
     in_memory = database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
     if in_memory:
@@ -35,7 +44,35 @@ def make_engine(url: str) -> Engine:
         _prepare_private_file(Path(database))
         engine = create_engine(parsed)
     _configure_sqlite(engine, wal=not in_memory)
+    _translate_errors(engine)
     return engine
+
+
+def _translate_errors(engine: Engine) -> None:
+    """Database errors that are not the statement's fault become the ledger's own: a damaged
+    file (LedgerCorruptError, for `doctor` and one clear line), a server, disk or connection
+    that is unavailable (LedgerUnavailableError, an EnvironmentFailure: the account backs
+    off and no write spends an attempt on it)."""
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(ctx: ExceptionContext) -> None:
+        if ctx.is_pre_ping:  # the pool is testing a connection: let it reconnect quietly
+            return
+        error = ctx.original_exception
+        text = str(error).lower()
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        if ctx.dialect is not None and ctx.dialect.name == "sqlite":
+            if any(s in text for s in _SQLITE_CORRUPT):
+                raise LedgerCorruptError(
+                    f"the ledger database is damaged ({first}); run `followup doctor`"
+                ) from error
+            if any(s in text for s in _SQLITE_UNAVAILABLE):
+                raise LedgerUnavailableError(f"the ledger cannot be written now: {first}") \
+                    from error
+            return
+        if ctx.is_disconnect or type(error).__name__ == "OperationalError":
+            raise LedgerUnavailableError(f"the ledger database is unreachable: {first}") \
+                from error
 
 
 def _prepare_private_file(path: Path) -> None:

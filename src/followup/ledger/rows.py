@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from followup.errors import FollowupError
+from followup.errors import EnvironmentFailure, FollowupError, TransientError
 from followup.model import Payload, WriteIntent, WriteKind
 
 
@@ -20,6 +20,23 @@ class SchemaTooNewError(LedgerError):
 
 class WriteNotPendingError(LedgerError):
     """An attempt was asked for a write that is no longer pending (done, dismissed...)."""
+
+
+class WriteClaimedError(WriteNotPendingError):
+    """Another process holds a live claim on the write: it may be writing it right now."""
+
+
+class LedgerCorruptError(LedgerError):
+    """The ledger database is damaged (SQLite says "malformed"): restore it or start over."""
+
+
+class LedgerUnavailableError(EnvironmentFailure):
+    """The ledger database cannot be reached now (server down, connection lost, disk full)."""
+
+
+class AccountBusyError(TransientError):
+    """Another followup process (another container, a rolling deploy) is running this
+    account's cycle on the same ledger; this one leaves the account alone for now."""
 
 
 class WriteState(StrEnum):
@@ -53,6 +70,15 @@ class WriteRow:
     done_at: datetime | None
     retry_at: datetime | None
     outcome: str | None  # the last WriteOutcome or RemoveOutcome value, None before any
+    # Attempts given back: they failed for the environment's reasons (disk full, network
+    # down), so they do not count towards giving the write up. `attempts` still counts them:
+    # any attempt may have reached the remote side, so the next one looks the key up first.
+    spared: int = 0
+    claim_owner: str | None = None  # the process writing it now (see Ledger.begin_attempt)
+    claim_until: datetime | None = None  # when that claim lapses if never finished
+    # Set on the row begin_attempt returns: this attempt took over a claim another process
+    # left (it crashed, or its lease ran out), so the object may exist already.
+    taken_over: bool = False
 
     def intent(self) -> WriteIntent:
         """The intent this row was recorded from."""
@@ -77,3 +103,24 @@ class AccountStatus:
     last_sync: datetime | None  # end of the last cycle that completed
     last_error: str | None
     updated_at: datetime
+    # Writes paused for the environment's sake (disk full, network down): not before this.
+    backoff_until: datetime | None = None
+    backoff_error: str | None = None
+    backoff_count: int = 0  # consecutive environment failures, for the back-off's growth
+    # When the ledger first completed a pass over this account's writes; before that the
+    # ledger may be new in front of outputs an earlier ledger wrote (see docs/architecture.md).
+    adopted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkipRow:
+    """Why a person (or a whole meeting, person "") got no follow-up, as `followup log` shows."""
+
+    account: str
+    meeting_uid: str
+    occurrence: datetime
+    title: str
+    person: str
+    code: str
+    reason: str
+    at: datetime

@@ -180,6 +180,11 @@ writes = Table(
     _when("updated_at"),
     _when("done_at", nullable=True),
     _when("retry_at", nullable=True),
+    # Revision 0002: attempts given back (environment failures), and the claim of the
+    # process writing the row now (owner and lease), so two processes never both write it.
+    Column("spared", Integer, nullable=False, server_default="0"),
+    _text("claim_owner", nullable=True),
+    _when("claim_until", nullable=True),
     PrimaryKeyConstraint("key"),
     Index(None, "account", "state", "due"),
 )
@@ -192,5 +197,26 @@ accounts = Table(
     _when("last_sync", nullable=True),
     _text("last_error", nullable=True),
     _when("updated_at"),
+    # Revision 0002: the account's writes paused for the environment; adoption done.
+    _when("backoff_until", nullable=True),
+    _text("backoff_error", nullable=True),
+    Column("backoff_count", Integer, nullable=False, server_default="0"),
+    _when("adopted_at", nullable=True),
     PrimaryKeyConstraint("account"),
+)
+
+# Revision 0002: why a meeting's people got no follow-up, kept for `followup log`.
+skips = Table(
+    "skips",
+    metadata,
+    _text("account"),
+    _text("meeting_uid"),
+    _when("occurrence"),
+    _text("title"),
+    _text("person"),  # "" for the whole meeting
+    _text("code"),
+    _text("reason"),
+    _when("at"),
+    PrimaryKeyConstraint("account", "meeting_uid", "occurrence", "person", "code"),
+    Index(None, "account", "at"),
 )

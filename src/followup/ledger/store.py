@@ -5,14 +5,20 @@ Every public method is one transaction, committed before it returns.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from enum import Enum
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 import structlog
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
@@ -24,6 +30,7 @@ from sqlalchemy import (
     delete,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,10 +38,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from followup.core.state import PersonState
 from followup.ledger import codec, merge, schema
 from followup.ledger.connect import make_engine
-from followup.ledger.migrate import current_revision, upgrade_to_head
+from followup.ledger.migrate import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade_to_head,
+)
 from followup.ledger.rows import (
+    AccountBusyError,
     AccountStatus,
+    LedgerCorruptError,
     LedgerError,
+    SkipRow,
+    WriteClaimedError,
     WriteNotPendingError,
     WriteRow,
     WriteState,
@@ -43,6 +59,7 @@ from followup.model import (
     CalendarChanges,
     Meeting,
     RemoveOutcome,
+    Skip,
     WriteIntent,
     WriteKind,
     WriteOutcome,
@@ -57,6 +74,62 @@ MAX_ATTEMPTS = 8
 _MAX_ERROR_CHARS = 2000
 # Contact before draft before block: the draft and block refer to the person by name.
 _KIND_ORDER = {WriteKind.CONTACT: 0, WriteKind.DRAFT: 1, WriteKind.BLOCK: 2}
+# How long a claim on a write holds when its process never finishes it. Longer than any one
+# provider call with its own retries; a claim whose process is known dead (same host) is
+# taken over at once, so this delay only applies to a process that vanished elsewhere.
+CLAIM_LEASE = timedelta(minutes=15)
+# Namespace of followup's per-account advisory locks (PostgreSQL), any constant.
+_PG_ACCOUNT_LOCKS = 0x66757031
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(Path("/proc/self/ns/pid").stat().st_ino)
+    except OSError:
+        return ""
+
+
+_IDENTITY: dict[int, str] = {}
+
+
+def process_identity() -> str:
+    """Who claims a write: host, boot, PID namespace, pid and a random part, "|"-separated.
+
+    Boot id and PID namespace say whether a claim's pid can be checked from here (same
+    kernel, same namespace: two containers on one host differ); the random part tells this
+    process from an earlier one with the same pid (pid 1 in a restarted container). One
+    identity per process (a forked child gets its own)."""
+    pid = os.getpid()
+    if pid not in _IDENTITY:
+        host = socket.gethostname().replace("|", "_")
+        boot = _read("/proc/sys/kernel/random/boot_id")
+        _IDENTITY[pid] = f"{host}|{boot}|{_pid_namespace()}|{pid}|{uuid.uuid4().hex[:12]}"
+    return _IDENTITY[pid]
+
+
+def _owner_is_dead(owner: str, me: str) -> bool:
+    """Whether the process that made `owner` is certainly gone. Unknown counts as alive."""
+    theirs, mine = owner.split("|"), me.split("|")
+    if len(theirs) != 5 or len(mine) != 5:
+        return False
+    if not theirs[1] or theirs[1:3] != mine[1:3]:
+        return False  # another host, boot or container: cannot tell, wait for the lease
+    if theirs[3] == mine[3]:
+        return theirs[4] != mine[4]  # our pid, but not us: an earlier process, now gone
+    try:
+        os.kill(int(theirs[3]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, OverflowError):
+        return False
+    return False
 
 
 class _Unset(Enum):
@@ -78,12 +151,16 @@ class Ledger:
         *,
         clock: Callable[[], datetime] = _system_clock,
         max_attempts: int = MAX_ATTEMPTS,
+        owner: str | None = None,
+        lease: timedelta = CLAIM_LEASE,
     ) -> None:
         """Use Ledger.open(); this assumes the schema is already at head."""
         self._engine = engine
         self._clock = clock
         self._max_attempts = max_attempts
         self._sqlite = engine.dialect.name == "sqlite"
+        self.owner = owner or process_identity()
+        self._lease = lease
 
     @classmethod
     def open(
@@ -92,18 +169,31 @@ class Ledger:
         *,
         clock: Callable[[], datetime] | None = None,
         max_attempts: int = MAX_ATTEMPTS,
+        owner: str | None = None,
+        lease: timedelta = CLAIM_LEASE,
     ) -> Ledger:
         """Connect, creating or upgrading the schema. A SQLite file is created 0600 in a 0700
         directory. `clock` stamps created_at/updated_at/done_at (default: the system clock);
-        it never decides what is due: callers pass `now` for that.
-        Raises SchemaTooNewError for a database written by a newer followup."""
+        it never decides what is due: callers pass `now` for that. `owner` names this
+        process in write claims (default: process_identity()).
+        Raises SchemaTooNewError for a database written by a newer followup, and
+        LedgerCorruptError for a damaged SQLite file (checked with PRAGMA quick_check, which
+        reads the file once: a damaged ledger fails here with one clear error instead of
+        halfway through a cycle)."""
         engine = make_engine(url)
         try:
             upgrade_to_head(engine)
+            if engine.dialect.name == "sqlite":
+                problems = _sqlite_check(engine, "quick_check")
+                if problems:
+                    raise LedgerCorruptError(
+                        f"the ledger database is damaged ({problems[0]}); run `followup doctor`"
+                    )
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, clock=clock or _system_clock, max_attempts=max_attempts)
+        return cls(engine, clock=clock or _system_clock, max_attempts=max_attempts,
+                   owner=owner, lease=lease)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -118,6 +208,51 @@ class Ledger:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def integrity_problems(self) -> list[str]:
+        """What is wrong with the database itself, [] when nothing: SQLite's full
+        `PRAGMA integrity_check`; on PostgreSQL a cheap query over every table and the schema
+        version. For `followup doctor`; never raises for a damaged or unreachable ledger."""
+        return integrity_problems(self._engine)
+
+    @contextmanager
+    def account_lock(self, account: str) -> Iterator[None]:
+        """Hold the right to run `account`'s cycle, or raise AccountBusyError at once.
+
+        PostgreSQL: a session advisory lock on (schema, account), held on a connection of its
+        own for the duration, so two processes sharing the database (two containers, a
+        rolling deploy) never run one account at the same time; it goes away with the
+        session if the process dies. SQLite: a no-op, the state dir's file lock already
+        keeps one process per ledger file. Write claims (begin_attempt) guard each write
+        in either case."""
+        if self._sqlite:
+            yield
+            return
+        lock_args = {"ns": _PG_ACCOUNT_LOCKS, "name": account}
+        key = "hashtext(current_schema() || '/' || :name)"
+        conn = self._engine.connect()
+        try:
+            got = conn.scalar(text(f"SELECT pg_try_advisory_lock(:ns, {key})"), lock_args)
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            raise AccountBusyError(
+                f"another followup process is running account {account} on this ledger; "
+                "this one leaves it alone until that one stops"
+            )
+        try:
+            yield
+        finally:
+            try:
+                conn.execute(text(f"SELECT pg_advisory_unlock(:ns, {key})"), lock_args)
+                conn.commit()
+            except Exception:  # the session is gone, and its lock with it
+                conn.invalidate()
+            finally:
+                conn.close()
 
     def schema_version(self) -> str:
         with self._engine.connect() as conn:
@@ -348,7 +483,9 @@ class Ledger:
             sorted(rows, key=lambda r: (_KIND_ORDER[r.kind], r.due, r.key))
             for rows in by_person.values()
         ]
-        groups.sort(key=lambda rows: (min(r.due for r in rows), rows[0].person))
+        # A block shared by several people (person "") comes after the drafts it links to.
+        groups.sort(key=lambda rows: (min(r.due for r in rows), rows[0].person == "",
+                                      rows[0].person))
         return [row for rows in groups for row in rows]
 
     def next_due(self, account: str) -> datetime | None:
@@ -359,22 +496,58 @@ class Ledger:
         )
         with self._engine.begin() as conn:
             times = [max(due, retry or due) for due, retry in conn.execute(query)]
-        return min(times, default=None)
+            paused = conn.scalar(
+                select(schema.accounts.c.backoff_until).where(
+                    schema.accounts.c.account == account)
+            )
+        earliest = min(times, default=None)
+        if earliest is not None and paused is not None:
+            earliest = max(earliest, paused)  # writes wait for the environment's back-off
+        return earliest
 
     def begin_attempt(self, key: str) -> WriteRow:
-        """Count an attempt and commit it before the remote call, so that after a crash the
-        next attempt knows to look the key up first (attempts > 1)."""
+        """Claim the write for this process and count an attempt, committed before the
+        remote call, so that after a crash the next attempt knows to look the key up first
+        (attempts > 1).
+
+        The claim (owner, lease) keeps any other process from attempting the write while
+        this one may be writing it: WriteClaimedError. A claim is taken over when its lease
+        ran out or its process is known dead; the row returned then says `taken_over`, and
+        the object may exist already. WriteNotPendingError when the write is not pending."""
         t = schema.writes
+        now = self._clock()
         with self._engine.begin() as conn:
+            row = self._get_write(conn, key)
+            if row.state is not WriteState.PENDING:
+                raise WriteNotPendingError(f"write {key} is {row.state}, not pending")
+            previous = row.claim_owner
+            taken_over = previous is not None and previous != self.owner
+            if taken_over and not self._claim_lapsed(row, now):
+                raise WriteClaimedError(
+                    f"write {key} is being written by another process until "
+                    f"{row.claim_until:%Y-%m-%d %H:%M:%S}Z"
+                )
+            same_claim = t.c.claim_owner.is_(None) if previous is None else (
+                t.c.claim_owner == previous)
             counted = conn.execute(
                 update(t)
-                .where(t.c.key == key, t.c.state == WriteState.PENDING.value)
-                .values(attempts=t.c.attempts + 1, updated_at=self._clock())
+                .where(t.c.key == key, t.c.state == WriteState.PENDING.value, same_claim)
+                .values(attempts=t.c.attempts + 1, claim_owner=self.owner,
+                        claim_until=now + self._lease, updated_at=now)
             ).rowcount
+            if not counted:  # another process claimed it between our read and our update
+                raise WriteClaimedError(f"write {key} was claimed by another process")
             row = self._get_write(conn, key)
-        if not counted:
-            raise WriteNotPendingError(f"write {key} is {row.state}, not pending")
-        return row
+        if taken_over:
+            log.warning("write claim taken over", key=key, previous_owner=previous)
+        return _replace_row(row, taken_over=taken_over)
+
+    def _claim_lapsed(self, row: WriteRow, now: datetime) -> bool:
+        if row.claim_owner is None:
+            return True
+        if row.claim_until is None or row.claim_until <= now:
+            return True
+        return _owner_is_dead(row.claim_owner, self.owner)
 
     def finish(self, key: str, result: WriteResult) -> None:
         """Record a write's outcome: DISMISSED is final, anything else is done."""
@@ -396,6 +569,8 @@ class Ledger:
                     retry_at=None,
                     done_at=now,
                     updated_at=now,
+                    claim_owner=None,
+                    claim_until=None,
                 )
             ).rowcount
             if not changed:
@@ -403,24 +578,40 @@ class Ledger:
                 log.warning("finish on a write that is not pending", key=key, state=row.state)
 
     def fail(
-        self, key: str, error: str, retry_at: datetime | None, *, permanent: bool = False
+        self,
+        key: str,
+        error: str,
+        retry_at: datetime | None,
+        *,
+        permanent: bool = False,
+        environment: bool = False,
     ) -> None:
-        """Record a failed attempt. The write stays pending (not before `retry_at`, when
-        given) until it has had max_attempts attempts, or at once if `permanent`."""
+        """Record a failed attempt and release the claim. The write stays pending (not
+        before `retry_at`, when given) until it has had max_attempts attempts, or is failed
+        at once if `permanent`. With `environment` the attempt is given back (`spared`): the
+        host or network failed, not the write, and the write is never given up for it."""
         t = schema.writes
         give_up_at = 0 if permanent else self._max_attempts
+        spared = t.c.spared + 1 if environment else t.c.spared
+        if environment:
+            state: Any = WriteState.PENDING.value
+        else:
+            state = case(
+                (t.c.attempts - t.c.spared >= give_up_at, WriteState.FAILED.value),
+                else_=WriteState.PENDING.value,
+            )
         with self._engine.begin() as conn:
             changed = conn.execute(
                 update(t)
                 .where(t.c.key == key, t.c.state == WriteState.PENDING.value)
                 .values(
-                    state=case(
-                        (t.c.attempts >= give_up_at, WriteState.FAILED.value),
-                        else_=WriteState.PENDING.value,
-                    ),
+                    state=state,
+                    spared=spared,
                     last_error=error[:_MAX_ERROR_CHARS],
                     retry_at=retry_at,
                     updated_at=self._clock(),
+                    claim_owner=None,
+                    claim_until=None,
                 )
             ).rowcount
             if not changed:
@@ -429,6 +620,35 @@ class Ledger:
                 return
             if self._get_write(conn, key).state is WriteState.FAILED:
                 log.warning("write given up", key=key, error=error[:200])
+
+    def retry(self, account: str | None = None, *, failed: bool = False) -> int:
+        """`followup retry`: pending writes become due now (their retry wait dropped) and the
+        account's environment back-off is cleared; with `failed`, writes that were given up
+        are pending again with their full budget of attempts (they still look their key up
+        first: an earlier attempt may have written them). Returns how many writes changed."""
+        t = schema.writes
+        a = schema.accounts
+        now = self._clock()
+        which = [] if account is None else [t.c.account == account]
+        with self._engine.begin() as conn:
+            changed = conn.execute(
+                update(t)
+                .where(*which, t.c.state == WriteState.PENDING.value, t.c.retry_at.is_not(None))
+                .values(retry_at=None, updated_at=now)
+            ).rowcount
+            if failed:
+                changed += conn.execute(
+                    update(t)
+                    .where(*which, t.c.state == WriteState.FAILED.value)
+                    .values(state=WriteState.PENDING.value, spared=t.c.attempts, retry_at=None,
+                            updated_at=now)
+                ).rowcount
+            conn.execute(
+                update(a)
+                .where(*([] if account is None else [a.c.account == account]))
+                .values(backoff_until=None, backoff_error=None, backoff_count=0)
+            )
+        return changed
 
     def writes(self, account: str, states: Collection[WriteState] | None = None) -> list[WriteRow]:
         """The account's writes, oldest first, optionally only those in `states`."""
@@ -455,6 +675,54 @@ class Ledger:
             if not conn.execute(update(t).where(t.c.key == key).values(**values)).rowcount:
                 raise LedgerError(f"no write with key {key}")
 
+    # --- skips and history ---------------------------------------------------------------------
+
+    def record_skips(self, account: str, meeting: Meeting, skips: Iterable[Skip]) -> None:
+        """Keep why people of a processed meeting got no follow-up (`followup log`). A skip
+        already stored for the same meeting, person and code is kept as it was."""
+        now = self._clock()
+        rows = {
+            (s.email, s.code): {
+                "account": account,
+                "meeting_uid": meeting.uid,
+                "occurrence": codec.utc(meeting.occurrence),
+                "title": meeting.title,
+                "person": s.email,
+                "code": s.code,
+                "reason": s.reason,
+                "at": now,
+            }
+            for s in skips
+        }
+        if not rows:
+            return
+        keys = ("account", "meeting_uid", "occurrence", "person", "code")
+        with self._engine.begin() as conn:
+            conn.execute(self._insert_new(schema.skips, keys), list(rows.values()))
+
+    def skips(self, account: str, since: datetime | None = None) -> list[SkipRow]:
+        """The account's stored skips, oldest first, optionally only those from `since`."""
+        t = schema.skips
+        query = select(t).where(t.c.account == account).order_by(
+            t.c.at, t.c.meeting_uid, t.c.occurrence, t.c.person, t.c.code)
+        if since is not None:
+            query = query.where(t.c.at >= since)
+        with self._engine.begin() as conn:
+            return [SkipRow(r.account, r.meeting_uid, r.occurrence, r.title, r.person, r.code,
+                            r.reason, r.at) for r in conn.execute(query)]
+
+    def meeting_titles(self, account: str) -> dict[tuple[str, datetime], str]:
+        """(uid, occurrence) -> title of the meetings the ledger still holds."""
+        t = schema.meetings
+        query = select(t.c.uid, t.c.occurrence, t.c.data).where(t.c.account == account)
+        titles: dict[tuple[str, datetime], str] = {}
+        with self._engine.begin() as conn:
+            for uid, occurrence, data in conn.execute(query):
+                title = data.get("title") if isinstance(data, dict) else None
+                if isinstance(title, str) and title:
+                    titles[(uid, occurrence)] = title
+        return titles
+
     # --- accounts ----------------------------------------------------------------------------
 
     def set_account_status(
@@ -464,6 +732,10 @@ class Ledger:
         needs_reconnect: bool | Literal[_Unset.UNSET] = UNSET,
         last_sync: datetime | Literal[_Unset.UNSET] | None = UNSET,
         last_error: str | Literal[_Unset.UNSET] | None = UNSET,
+        backoff_until: datetime | Literal[_Unset.UNSET] | None = UNSET,
+        backoff_error: str | Literal[_Unset.UNSET] | None = UNSET,
+        backoff_count: int | Literal[_Unset.UNSET] = UNSET,
+        adopted_at: datetime | Literal[_Unset.UNSET] | None = UNSET,
     ) -> None:
         """Update the given fields of an account's status; the others keep their value."""
         given: dict[str, Any] = {
@@ -472,16 +744,25 @@ class Ledger:
                 ("needs_reconnect", needs_reconnect),
                 ("last_sync", last_sync),
                 ("last_error", last_error),
+                ("backoff_until", backoff_until),
+                ("backoff_error", backoff_error),
+                ("backoff_count", backoff_count),
+                ("adopted_at", adopted_at),
             )
             if value is not UNSET
         }
-        if isinstance(given.get("last_error"), str):
-            given["last_error"] = given["last_error"][:_MAX_ERROR_CHARS]
+        for name in ("last_error", "backoff_error"):
+            if isinstance(given.get(name), str):
+                given[name] = given[name][:_MAX_ERROR_CHARS]
         row = {
             "account": account,
             "needs_reconnect": False,
             "last_sync": None,
             "last_error": None,
+            "backoff_until": None,
+            "backoff_error": None,
+            "backoff_count": 0,
+            "adopted_at": None,
             **given,
             "updated_at": self._clock(),
         }
@@ -493,6 +774,32 @@ class Ledger:
         )
         with self._engine.begin() as conn:
             conn.execute(stmt, [row])
+
+    def pause_account(self, account: str, error: str, until: datetime) -> None:
+        """Hold the account's writes until `until`: the environment failed (disk full,
+        network down). Counts consecutive pauses, for the back-off's growth."""
+        status = self.account_status(account)
+        count = (status.backoff_count if status else 0) + 1
+        self.set_account_status(account, backoff_until=until, backoff_error=error,
+                                backoff_count=count)
+
+    def resume_account(self, account: str) -> None:
+        """A write went through: the environment is back, the back-off starts over."""
+        status = self.account_status(account)
+        if status is not None and (status.backoff_count or status.backoff_until):
+            self.set_account_status(account, backoff_until=None, backoff_error=None,
+                                    backoff_count=0)
+
+    def adopting(self, account: str) -> bool:
+        """Whether this ledger has yet to complete a pass over the account's writes: it may
+        be new (lost, emptied, replaced) in front of objects an earlier ledger wrote, so
+        every write looks its key up first (engine.apply, docs/architecture.md)."""
+        status = self.account_status(account)
+        return status is None or status.adopted_at is None
+
+    def mark_adopted(self, account: str) -> None:
+        if self.adopting(account):
+            self.set_account_status(account, adopted_at=self._clock())
 
     def account_status(self, account: str) -> AccountStatus | None:
         t = schema.accounts
@@ -596,7 +903,16 @@ def _write_row(row: Row[Any]) -> WriteRow:
         done_at=row.done_at,
         retry_at=row.retry_at,
         outcome=row.outcome,
+        spared=row.spared,
+        claim_owner=row.claim_owner,
+        claim_until=row.claim_until,
     )
+
+
+def _replace_row(row: WriteRow, **changes: Any) -> WriteRow:
+    from dataclasses import replace
+
+    return replace(row, **changes)
 
 
 def _person(row: Row[Any]) -> PersonState:
@@ -618,4 +934,39 @@ def _account_status(row: Row[Any]) -> AccountStatus:
         last_sync=row.last_sync,
         last_error=row.last_error,
         updated_at=row.updated_at,
+        backoff_until=row.backoff_until,
+        backoff_error=row.backoff_error,
+        backoff_count=row.backoff_count,
+        adopted_at=row.adopted_at,
     )
+
+
+def _sqlite_check(engine: Engine, pragma: str) -> list[str]:
+    """SQLite's own check of the file: [] when it says "ok", else what it found."""
+    with engine.connect() as conn:
+        found = [str(r[0]) for r in conn.exec_driver_sql(f"PRAGMA {pragma}")]
+    return [] if found == ["ok"] else found
+
+
+def integrity_problems(engine: Engine) -> list[str]:
+    """See Ledger.integrity_problems; usable on an engine that was never migrated."""
+    problems: list[str] = []
+    try:
+        if engine.dialect.name == "sqlite":
+            problems += [f"integrity check: {p}" for p in _sqlite_check(
+                engine, "integrity_check")[:10]]
+        with engine.connect() as conn:
+            revision = current_revision(conn)
+            if revision is not None:
+                for table in schema.metadata.sorted_tables:
+                    conn.execute(select(table).limit(1)).all()
+    except Exception as e:  # a damaged file or a dead server: that is the finding
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return [*problems, f"cannot be read: {type(e).__name__}: {first}"]
+    if revision is not None and revision != head_revision():
+        try:
+            ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+        except Exception:  # alembic's CommandError or ResolutionError: not one of ours
+            problems.append(f"has schema revision {revision!r}, unknown to this followup "
+                            "(written by a newer one?)")
+    return problems
