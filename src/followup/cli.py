@@ -2,24 +2,37 @@
 
 Exit codes: 0 ok; 1 something failed (details printed); 2 bad usage or config (every
 problem listed, no traceback); 3 another instance is running; 75 temporary failure
-(every account needs reconnecting or is unreachable).
+(every account needs reconnecting or is unreachable); 130 interrupted (Ctrl-C); 141 the
+reader of its output went away (`followup plan | head`).
+
+Every command runs inside one error handler (`main`): whatever goes wrong becomes one line
+on stderr, never a traceback (`--log-level debug` logs it, for a bug report).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import structlog
+
 from followup import __version__
 from followup.config import Config, ConfigError, default_config_path, load_config
-from followup.log import configure_logging
+from followup.log import configure_logging, level_for
+from followup.terminal import printable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
+
+log = structlog.get_logger(__name__)
 
 
 def _common_options(p: argparse.ArgumentParser, *, default: object) -> None:
@@ -40,6 +53,15 @@ def _common_options(p: argparse.ArgumentParser, *, default: object) -> None:
         default="auto" if default is None else default,
         choices=["auto", "json", "console"],
         help="log format on stderr (auto: readable on a terminal, JSON otherwise)",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0 if default is None else default,
+        help="on a terminal, show what the daemon does (-vv: debug); the default there is "
+             "warnings and errors only",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", default=False if default is None else default,
+        help="errors only",
     )
 
 
@@ -94,6 +116,28 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--tenant", help="tenant id or domain (default: from config, else common)")
     m.add_argument("--client-id", help="application (client) id of your app registration")
     m.add_argument("--browser", action="store_true", help="interactive sign-in, not device code")
+
+    init = command("init", "write a first config (asks on a terminal; flags for scripts)")
+    init.add_argument("--name", help="your name, as it signs drafts")
+    init.add_argument("--address", action="append", default=[], metavar="ADDRESS",
+                      help="one of your email addresses (repeat for each)")
+    init.add_argument("--timezone", help="IANA zone, e.g. Europe/Berlin (default: this "
+                      "machine's)")
+    init.add_argument("--yes", action="store_true", help="ask nothing; use flags and defaults")
+    init.add_argument("--force", action="store_true", help="replace an existing config")
+
+    unit = command("install-unit", "write the systemd unit, with the folders the config names")
+    where = unit.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="a user unit (the default)")
+    where.add_argument("--system", action="store_true",
+                       help="a drop-in for the followup@NAME system unit")
+    unit.add_argument("--instance", help="NAME of followup@NAME (default: the config's name)")
+    unit.add_argument("--output", type=Path, help="write here instead ('-': print it)")
+    unit.add_argument("--force", action="store_true", help="replace an existing file")
+
+    completion = command("completion", "print a shell completion script")
+    completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
+    command("man", "print the manual page (roff): followup man | man -l -")
     return p
 
 
@@ -110,9 +154,13 @@ def _load(args: argparse.Namespace, err: TextIO) -> Config | None:
 
 
 def print_config_error(e: ConfigError, err: TextIO) -> None:
-    print(f"followup: the config {e.source} cannot be used:", file=err)
+    if not Path(e.source).exists() and e.source != "<config>":
+        print(printable(f"followup: there is no config at {e.source}; `followup init` writes "
+                        "one (or give --config FILE)"), file=err)
+        return
+    print(printable(f"followup: the config {e.source} cannot be used:"), file=err)
     for problem in e.problems:
-        print(f"  - {problem}", file=err)
+        print(f"  - {printable(problem)}", file=err)
 
 
 def _pick_account(config: Config, kind: str, name: str | None, err: TextIO) -> object | None:
@@ -158,12 +206,63 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     err = sys.stderr
     args = _parser().parse_args(argv)
     fmt = {"auto": None, "json": True, "console": False}[args.log_format]
-    level = args.log_level or ("warning" if args.command == "demo" else "info")
+    verbosity = -1 if args.quiet else args.verbose
+    level = level_for(explicit=args.log_level, verbosity=verbosity, stream=err,
+                      default="warning" if args.command == "demo" else "info")
     configure_logging(json=fmt, level=level)
     try:
-        return _dispatch(args, out, err)
+        code = _dispatch(args, out, err)
+        out.flush()  # a closed pipe shows up here, inside the handler, not at exit
+        return code
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout(out)
+        return EXIT_PIPE_CLOSED
+    except ConfigError as e:
+        print_config_error(e, err)
+        return EXIT_USAGE
+    except Exception as e:  # the one place a failure becomes a message, never a traceback
+        log.debug("cli.command_failed", command=args.command, exc_info=True)
+        with contextlib.suppress(OSError):  # stderr itself gone: nothing left to tell
+            print(f"followup: {printable(explain(e))}", file=err)
+        return EXIT_FAILED
+
+
+def explain(e: BaseException) -> str:
+    """One line on what went wrong, in words: library errors translated, never a traceback."""
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from followup.errors import FollowupError
+
+    if isinstance(e, DBAPIError | sqlite3.Error):
+        orig = getattr(e, "orig", None) or e
+        first = (str(orig).strip().splitlines() or [""])[0]
+        return (f"the ledger cannot be used: {first} ({type(orig).__name__}); "
+                "`followup doctor` checks it")
+    if isinstance(e, SQLAlchemyError):
+        first = (str(e).strip().splitlines() or [""])[0]
+        return f"the ledger cannot be used: {first}; `followup doctor` checks it"
+    if isinstance(e, FollowupError):
+        return str(e)
+    if isinstance(e, OSError):
+        where = f": {e.filename}" if e.filename else ""
+        return f"{e.strerror or e}{where}"
+    first = (str(e).strip().splitlines() or [""])[0]
+    return (f"unexpected {type(e).__name__}: {first} (a bug: please report it with the "
+            "output of --log-level debug)")
+
+
+def _silence_stdout(out: TextIO) -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's StringIO)
+        pass
 
 
 def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -186,6 +285,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return run_doctor(_config_path(args), out=out)
     if cmd == "connect":
         return _connect(args, out, err)
+    if cmd in ("init", "install-unit", "completion", "man"):
+        return _setup_command(args, out, err)
     config = _load(args, err)
     if config is None:
         return EXIT_USAGE
@@ -198,6 +299,42 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         return undo_command(config, account=args.account, yes=args.yes, out=out)
     raise AssertionError(f"unhandled command {cmd}")  # argparse rejects unknown commands
+
+
+def _setup_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The commands that set followup up rather than run it."""
+    cmd = args.command
+    if cmd == "completion":
+        import shtab
+
+        out.write(shtab.complete(_parser(), shell=args.shell))
+        return EXIT_OK
+    if cmd == "man":
+        from argparse_manpage.manpage import Manpage  # type: ignore[import-untyped]
+
+        page = Manpage(_parser())
+        page.source = f"followup {__version__}"
+        page.manual = "User Commands"
+        page.description = "drafts your meeting follow-ups (never sends them)"
+        out.write(str(page))
+        return EXIT_OK
+    if cmd == "init":
+        from followup.initconfig import run_init
+
+        interactive = sys.stdin.isatty() and not args.yes
+        return run_init(
+            _config_path(args), name=args.name, addresses=args.address,
+            timezone=args.timezone, yes=args.yes, force=args.force, out=out, err=err,
+            ask=input if interactive else None,
+        )
+    from followup.service.unit import install_unit
+
+    config = _load(args, err)
+    if config is None:
+        return EXIT_USAGE
+    return install_unit(config, _config_path(args), system=args.system,
+                        instance=args.instance, output=args.output, force=args.force,
+                        out=out, err=err)
 
 
 if __name__ == "__main__":

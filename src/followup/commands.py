@@ -17,30 +17,37 @@ from followup.errors import AuthError, FollowupError
 from followup.ledger import Ledger
 from followup.providers import open_account
 from followup.report import print_cycle
+from followup.terminal import printable
 
 log = structlog.get_logger(__name__)
+
+
+def _error(text: str) -> None:
+    """An error line: on stderr, so `followup plan > file` keeps the plan alone in the file."""
+    print(printable(text), file=sys.stderr)
 
 
 def plan_command(config: Config, *, out: TextIO) -> int:
     """Print, per account, what the next cycle would write and whom it would skip, and why.
 
     Nothing is written anywhere; the ledger only learns the meetings the sources reported.
+    A ledger that cannot be opened or read is the caller's (cli.main) one-line error.
     """
     ledger = Ledger.open(config.ledger_url())
     composer = Composer(config.user, templates_dir(config))
     now = datetime.now(UTC)
     failed = 0
     for account_cfg in config.accounts:
-        print(f"== {account_cfg.name} ({account_cfg.kind})", file=out)
+        print(printable(f"== {account_cfg.name} ({account_cfg.kind})"), file=out)
         try:
             account = open_account(account_cfg, config)
             report = plan(config, ledger, account, composer, now)
         except AuthError as e:
-            print(f"  needs reconnecting: {e}", file=out)
+            _error(f"followup: {account_cfg.name}: needs reconnecting: {e}")
             failed += 1
             continue
         except FollowupError as e:
-            print(f"  failed: {e}", file=out)
+            _error(f"followup: {account_cfg.name}: failed: {e}")
             failed += 1
             continue
         print_cycle(report, tz=config.user.tz, out=out)
@@ -52,7 +59,7 @@ def undo_command(config: Config, *, account: str | None, yes: bool, out: TextIO)
     """Remove everything followup created (by key); the user's own edits are kept."""
     chosen = [a for a in config.accounts if account is None or a.name == account]
     if not chosen:
-        print(f"followup: no account named {account!r} in the config", file=sys.stderr)
+        _error(f"followup: no account named {account!r} in the config")
         return 2
     names = ", ".join(a.name for a in chosen)
     if not yes:
@@ -70,7 +77,7 @@ def undo_command(config: Config, *, account: str | None, yes: bool, out: TextIO)
     try:
         lock.acquire()  # the daemon must not write while we remove: hold its lock
     except LockHeldError as e:
-        print(f"followup: {e}", file=sys.stderr)
+        _error(f"followup: {e}")
         return 3
     ledger = Ledger.open(config.ledger_url())
     failed = 0
@@ -79,16 +86,16 @@ def undo_command(config: Config, *, account: str | None, yes: bool, out: TextIO)
             try:
                 report = undo(ledger, open_account(account_cfg, config))
             except FollowupError as e:
-                print(f"{account_cfg.name}: failed: {e}", file=out)
+                _error(f"followup: {account_cfg.name}: failed: {e}")
                 failed += 1
                 continue
-            print(
+            print(printable(
                 f"{account_cfg.name}: removed {len(report.removed)}, already gone "
-                f"{len(report.gone)}, kept {len(report.kept)} that you edited",
+                f"{len(report.gone)}, kept {len(report.kept)} that you edited"),
                 file=out,
             )
             for error in report.errors:
-                print(f"  ! {error}", file=out)
+                _error(f"followup: {account_cfg.name}: {error}")
                 failed += 1
     finally:
         lock.release()
@@ -98,3 +105,4 @@ def undo_command(config: Config, *, account: str | None, yes: bool, out: TextIO)
 
 def templates_dir(config: Config) -> Path | None:
     return Path(config.templates_dir) if config.templates_dir else None
+

@@ -22,8 +22,14 @@ from followup.model import (
     WriteIntent,
     WriteKind,
 )
+from followup.terminal import printable
 
 _KIND_ORDER = {WriteKind.CONTACT: 0, WriteKind.DRAFT: 1, WriteKind.BLOCK: 2}
+
+
+def _line(text: str = "", *, file: TextIO) -> None:
+    """One line of the report; titles and names from invitations are shown, never obeyed."""
+    print(printable(text), file=file)
 
 
 def when(dt: datetime, tz: ZoneInfo) -> str:
@@ -67,13 +73,13 @@ def print_cycle(
     for intent in report.intents:
         by_person[intent.person or "(weekly)"].append(intent)
     verb = "Would write" if report.dry_run else "Wrote"
-    print(f"{verb} for {len(by_person)} people ({len(report.intents)} writes):", file=out)
+    _line(f"{verb} for {len(by_person)} people ({len(report.intents)} writes):", file=out)
     if not by_person:
-        print("  nothing new", file=out)
+        _line("  nothing new", file=out)
     for person, intents in by_person.items():
-        print(f"  {person}", file=out)
+        _line(f"  {person}", file=out)
         for intent in sorted(intents, key=lambda i: _KIND_ORDER[i.kind]):
-            print(f"    {_describe(intent, tz):<90} [{_outcome(ledger, intent.key)}]", file=out)
+            _line(f"    {_describe(intent, tz):<90} [{_outcome(ledger, intent.key)}]", file=out)
 
     by_meeting: dict[tuple[str, datetime], list[Skip]] = defaultdict(list)
     meetings: dict[tuple[str, datetime], Meeting] = {}
@@ -84,16 +90,16 @@ def print_cycle(
         ref = (meeting.uid, meeting.occurrence)
         by_meeting[ref].append(skip)
         meetings[ref] = meeting
-    print(f"Skipped ({len(shown)}):", file=out)
+    _line(f"Skipped ({len(shown)}):", file=out)
     if yourself:
-        print(f"  (you, in each of {yourself} meetings: never your own addresses)", file=out)
+        _line(f"  (you, in each of {yourself} meetings: never your own addresses)", file=out)
     elif not shown:
-        print("  nobody", file=out)
+        _line("  nobody", file=out)
     for ref, skips in sorted(by_meeting.items(), key=lambda kv: meetings[kv[0]].start):
         m = meetings[ref]
-        print(f"  {m.title or '(no title)'} ({when(m.start, tz)})", file=out)
+        _line(f"  {m.title or '(no title)'} ({when(m.start, tz)})", file=out)
         for s in skips:
             who = s.email or "whole meeting"
-            print(f"    {who}: {s.reason} [{s.code}]", file=out)
+            _line(f"    {who}: {s.reason} [{s.code}]", file=out)
     for error in report.errors:
-        print(f"  ! {error}", file=out)
+        _line(f"  ! {error}", file=out)

@@ -8,6 +8,7 @@ visible escape (`\\x1b`, `\\u202e`), so the text is still recognisable but inert
 
 from __future__ import annotations
 
+import io
 import os
 import unicodedata
 from typing import TextIO
@@ -53,3 +54,21 @@ def use_color(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # a closed or odd stream
         return False
+
+
+class InertWriter(io.TextIOBase):
+    """A text stream that passes everything written through `printable` (newlines kept):
+    a whole rendered report (a table, a list of errors) made safe at one place."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(printable(text, keep_newlines=True))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()

@@ -44,11 +44,11 @@ def test_once_runs_a_cycle_and_reports_backfill_progress(workspace: Path) -> Non
     assert "demo: ok" in done.stdout
     assert _drafts(workspace), "the demo's ended meetings get drafts"
     events = log_events(done.stderr)
-    progress = [e for e in events if e["event"] == "backfill progress"]
+    progress = [e for e in events if e["event"] == "backfill.progress"]
     assert progress and progress[-1]["done"] == progress[-1]["total"]
     again = run_followup("--config", str(workspace), "run", "--once")
     assert again.returncode == 0, again.stderr
-    assert not [e for e in log_events(again.stderr) if e["event"] == "backfill progress"], \
+    assert not [e for e in log_events(again.stderr) if e["event"] == "backfill.progress"], \
         "only the first start is a backfill"
 
 
@@ -85,8 +85,8 @@ def test_failing_account_is_retried_with_backoff_not_in_a_loop(
 ) -> None:
     append_config(workspace, UNCONNECTED)
     d = daemons(workspace, tmp_path / "log", notify=notify_socket)
-    d.wait_event("cycle done", account="demo")
-    failure = d.wait_event("account needs reconnecting; other accounts go on", account="office")
+    d.wait_event("daemon.cycle_done", account="demo")
+    failure = d.wait_event("daemon.account_needs_reconnect", account="office")
     assert failure["fix"] == "followup connect microsoft --account office"
     status = notify_socket.wait(r"^STATUS=.*next wake")
     assert "1 ok" in status and "1 needs reconnect" in status
@@ -133,23 +133,23 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
     daemons: Callable[..., DaemonProcess],
 ) -> None:
     d = daemons(workspace, tmp_path / "log", notify=notify_socket)
-    d.wait_event("cycle done", account="demo")
+    d.wait_event("daemon.cycle_done", account="demo")
     good = workspace.read_text()
     workspace.write_text(good.replace('timezone = "UTC"', 'timezone = "Mars/Olympus"')
                          + "\n[daemon]\npoll_seconds = 1\n")
     d.signal(signal.SIGHUP)
-    d.wait_event("config reload refused; keeping the running config")
+    d.wait_event("daemon.reload_refused")
     notify_socket.wait(r"^STATUS=reload failed, old config kept")
     problems = [e["problem"] for e in d.events()
-                if e["event"] == "config reload refused; keeping the running config"]
+                if e["event"] == "daemon.reload_refused"]
     assert any("user.timezone" in p for p in problems)
     assert any("daemon.poll_seconds" in p for p in problems)
     assert d.proc.poll() is None, "still running"
     # A good config is taken, and runs the accounts again at once.
     workspace.write_text(good)
     d.signal(signal.SIGHUP)
-    d.wait_event("config reloaded")
-    assert _eventually(lambda: len([e for e in d.events() if e["event"] == "cycle done"]) >= 2)
+    d.wait_event("daemon.reloaded")
+    assert _eventually(lambda: len([e for e in d.events() if e["event"] == "daemon.cycle_done"]) >= 2)
     assert d.stop() == 0
 
 
@@ -216,7 +216,7 @@ def test_sigterm_during_a_cycle_exits_zero_within_ten_seconds(
     slow_calendar.release.set()  # the request in flight completes, as a real one would
     assert d.stop(timeout=10) == 0
     assert time.monotonic() - started < 10
-    assert d.events()[-1]["event"] == "followup stopped"
+    assert d.events()[-1]["event"] == "daemon.stopped"
     # What was recorded is consistent: the next run completes the work, nothing doubles.
     slow_calendar.release.set()
     done = run_followup("--config", str(workspace), "run", "--once")

@@ -113,7 +113,7 @@ token_uri = "{g}/token"
     drafts = [m.get_payload(decode=True).decode() for m in
               mailbox.Maildir(workspace.parent / "Maildir" / ".Drafts", create=False)]
     assert any(NOTE_MARKER in d for d in drafts), "the note reached the draft"
-    assert "cycle done" in done.stderr, "the log did cover the cycle"
+    assert "daemon.cycle_done" in done.stderr, "the log did cover the cycle"
     assert "work: needs reconnecting: Google refused the stored grant (invalid_grant" in \
         done.stdout, "the Google token was used, and refused by the token endpoint"
     for marker in (NOTE_MARKER, TOKEN_MARKER, REFRESH_MARKER, CLIENT_SECRET_MARKER):

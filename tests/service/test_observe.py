@@ -29,7 +29,7 @@ def _get(url: str) -> tuple[int, str, str]:
 
 
 def _base(d: DaemonProcess) -> str:
-    port = d.wait_event("http endpoint listening")["port"]
+    port = d.wait_event("http.listening")["port"]
     return f"http://127.0.0.1:{port}"
 
 

@@ -25,7 +25,7 @@ def test_on_a_terminal_a_bar_is_drawn_and_ends_with_a_newline() -> None:
     out = term.getvalue()
     assert "work: first sync [##############################] 4/4 writes" in out
     assert out.endswith("\n")
-    assert [e["event"] for e in logs] == ["backfill writing"], "no progress log lines on a tty"
+    assert [e["event"] for e in logs] == ["backfill.started"], "no progress log lines on a tty"
 
 
 def test_off_a_terminal_progress_is_logged_at_most_every_tenth() -> None:
@@ -36,7 +36,7 @@ def test_off_a_terminal_progress_is_logged_at_most_every_tenth() -> None:
         for _ in range(200):
             p.advance()
         p.finish()
-    lines = [e for e in logs if e["event"] == "backfill progress"]
+    lines = [e for e in logs if e["event"] == "backfill.progress"]
     assert [e["percent"] for e in lines] == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
     assert lines[-1]["done"] == 200
     assert stream.getvalue() == "", "nothing drawn off a terminal"

@@ -38,6 +38,7 @@ from followup.service.http import HttpEndpoint
 from followup.service.lock import LockHeldError, StateLock
 from followup.service.notify import Notifier
 from followup.service.waker import Waker
+from followup.terminal import printable
 
 log = structlog.get_logger(__name__)
 
@@ -177,13 +178,13 @@ class Daemon:
 
     def _loop(self) -> int:
         log.info(
-            "followup started", accounts=[a.name for a in self.settings.config.accounts],
+            "daemon.started", accounts=[a.name for a in self.settings.config.accounts],
             once=self.once, dry_run=self.dry_run,
         )
         while not self._stopping:
             if self._reload:
                 self._reload = False
-                self._do_reload()
+                self._reload_safely()
             for acfg in self._due_accounts():
                 if self._stopping:
                     break
@@ -191,7 +192,7 @@ class Daemon:
             if self.once:
                 return self._once_exit_code()
             self._sleep()
-        log.info("followup stopped")
+        log.info("daemon.stopped")
         return EXIT_OK
 
     def _due_accounts(self) -> list[AccountConfig]:
@@ -212,7 +213,7 @@ class Daemon:
         wake_at = self._next_wake()
         metrics.NEXT_WAKE.set(wake_at.timestamp())
         self.notifier.status(f"{self.board.summary()}; next wake {wake_at:%Y-%m-%d %H:%M:%S}Z")
-        log.debug("sleeping", until=wake_at.isoformat())
+        log.debug("daemon.sleeping", until=wake_at.isoformat())
         while not (self._stopping or self._reload):
             left = (wake_at - self.clock()).total_seconds()
             if left <= 0:
@@ -253,19 +254,19 @@ class Daemon:
             self._accounts.pop(name, None)
             self._failed(acfg, str(e), reconnect=True)
             bound.error(
-                "account needs reconnecting; other accounts go on", error=str(e),
+                "daemon.account_needs_reconnect", error=str(e),
                 fix=f"followup connect {acfg.kind} --account {name}",
             )
             return
         except TransientError as e:
             self._accounts.pop(name, None)
             self._failed(acfg, str(e), reconnect=False)
-            bound.warning("provider unavailable; will retry", error=str(e))
+            bound.warning("daemon.account_unavailable", error=str(e))
             return
         except Exception as e:  # one account's bug or outage must not stop the others
             self._accounts.pop(name, None)
             self._failed(acfg, f"{type(e).__name__}: {e}", reconnect=False)
-            bound.exception("cycle failed; will retry")
+            bound.exception("daemon.cycle_failed")
             return
         finished = self.clock()
         poll = finished + timedelta(seconds=config.daemon.poll_seconds)
@@ -277,7 +278,7 @@ class Daemon:
         self._export_pending(name)
         self._record_status(name, needs_reconnect=False, last_sync=finished, last_error=None)
         bound.info(
-            "cycle done", seconds=round((finished - started).total_seconds(), 3),
+            "daemon.cycle_done", seconds=round((finished - started).total_seconds(), 3),
             next_attempt=next_attempt.isoformat(), **_report_fields(report),
         )
         if self.once:
@@ -287,7 +288,7 @@ class Daemon:
         """A progress display for an account's first cycle in this ledger, else None."""
         if self.dry_run or self.ledger.account_status(acfg.name) is not None:
             return None
-        log.info("first start: reading past meetings", account=acfg.name,
+        log.info("daemon.first_start", account=acfg.name,
                  lookback_days=self.settings.config.daemon.lookback_days)
         return _WriteProgress(self.ledger, acfg.name, now)
 
@@ -295,7 +296,7 @@ class Daemon:
         try:
             pending = self.ledger.writes(name, states=[WriteState.PENDING])
         except Exception:  # a metric is not worth failing a good cycle for
-            log.warning("could not count pending writes", account=name, exc_info=True)
+            log.warning("daemon.pending_count_failed", account=name, exc_info=True)
             return
         metrics.PENDING.labels(account=name).set(len(pending))
 
@@ -309,7 +310,7 @@ class Daemon:
         self._record_status(acfg.name, needs_reconnect=reconnect, last_error=error)
         if self.once:
             what = "needs reconnecting" if reconnect else "failed"
-            print(f"{acfg.name}: {what}: {error}", file=self.out)
+            print(printable(f"{acfg.name}: {what}: {error}"), file=self.out)
 
     def _record_status(self, name: str, **fields: Any) -> None:
         """Keep what `followup status` shows in the ledger; never fatal to the loop."""
@@ -318,7 +319,7 @@ class Daemon:
         try:
             self.ledger.set_account_status(name, **fields)
         except Exception:  # the ledger being down shows up in the next cycle anyway
-            log.warning("could not record account status", account=name, exc_info=True)
+            log.warning("daemon.status_not_recorded", account=name, exc_info=True)
 
     def _print_report(self, name: str, report: CycleReport) -> None:
         f = _report_fields(report)
@@ -333,7 +334,7 @@ class Daemon:
                 print(f"  would write {i.kind.value} for {i.person or 'weekly batch'} "
                       f"(due {i.due.astimezone(tz):%Y-%m-%d %H:%M})", file=self.out)
         for e in report.errors:
-            print(f"  error: {e}", file=self.out)
+            print(printable(f"  error: {e}"), file=self.out)
 
     def _once_exit_code(self) -> int:
         states = [h.state for h in self.board.snapshot()]
@@ -344,13 +345,21 @@ class Daemon:
 
     # --- reload and HTTP -------------------------------------------------------------------
 
+    def _reload_safely(self) -> None:
+        """A reload never ends the daemon: whatever goes wrong, the running config stays."""
+        try:
+            self._do_reload()
+        except Exception as e:
+            log.exception("daemon.reload_failed", error=f"{type(e).__name__}: {e}")
+            self.notifier.ready(f"reload failed, old config kept; {self.board.summary()}")
+
     def _do_reload(self) -> None:
         self.notifier.reloading()
         try:
             new = load_settings(self.config_path)
         except ConfigError as e:
             for problem in e.problems:
-                log.error("config reload refused; keeping the running config",
+                log.error("daemon.reload_refused",
                           source=e.source, problem=problem)
             self.notifier.ready(f"reload failed, old config kept; {self.board.summary()}")
             return
@@ -358,7 +367,7 @@ class Daemon:
         fixed = {}
         if new.config.state_path() != old.state_path() or new.config.ledger_url() != \
                 old.ledger_url():
-            log.warning("state_dir and ledger changes take effect on restart only")
+            log.warning("daemon.reload_needs_restart")
             fixed = {"state_dir": old.state_dir, "ledger": old.ledger}
         if fixed:
             new = Settings(new.config.model_copy(update=fixed), new.composer)
@@ -370,7 +379,7 @@ class Daemon:
                 self._http.stop()
                 self._http = None
             self._start_http()
-        log.info("config reloaded", accounts=[a.name for a in new.config.accounts])
+        log.info("daemon.reloaded", accounts=[a.name for a in new.config.accounts])
         self.notifier.ready(f"config reloaded; {self.board.summary()}")
 
     def _start_http(self) -> None:
@@ -380,7 +389,7 @@ class Daemon:
         try:
             self._http = HttpEndpoint(listen, self.board)
         except OSError as e:
-            log.error("cannot listen for /healthz and /metrics; running without",
+            log.error("http.listen_failed",
                       listen=listen, error=e.strerror or str(e))
             return
         self._http.start()
@@ -433,9 +442,9 @@ def run_daemon(config_path: Path, *, once: bool, dry_run: bool, out: TextIO) -> 
     try:
         settings = load_settings(config_path)
     except ConfigError as e:
-        print(f"followup: the config {e.source} cannot be used:", file=sys.stderr)
-        for p in e.problems:
-            print(f"  - {p}", file=sys.stderr)
+        from followup.cli import print_config_error
+
+        print_config_error(e, sys.stderr)
         return EXIT_CONFIG
     config = settings.config
     lock = StateLock(config.state_path())
@@ -452,7 +461,7 @@ def run_daemon(config_path: Path, *, once: bool, dry_run: bool, out: TextIO) -> 
         try:
             ledger = Ledger.open(config.ledger_url())
         except Exception as e:
-            log.error("cannot open the ledger", error=f"{type(e).__name__}: {e}")
+            log.error("daemon.ledger_unavailable", error=f"{type(e).__name__}: {e}")
             print(f"followup: cannot open the ledger: {e}", file=sys.stderr)
             return EXIT_TEMPFAIL
         try:

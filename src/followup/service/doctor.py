@@ -1,13 +1,19 @@
 """`followup doctor`: checks a setup and says what to do about each problem.
 
-Checks, in order: the config; permissions of the state dir (0700), token files and the
-ledger file (0600); each account's credentials and granted scopes (no network); clock skew
-against the Date header of a configured provider endpoint (skipped politely when none can
-be reached); the ledger's reachability and schema version (read only: it never migrates).
+Checks, in order: the config (and that it is more than the unedited example); permissions
+of the state dir (0700), token files and the ledger file (0600); that the config, templates
+and output folders are not writable by other users (a shared host: whoever can edit them
+can redirect drafts or change what they say); that every input folder exists and every
+output folder is writable, also from inside the installed systemd unit's sandbox; each
+account's credentials and granted scopes (no network); clock skew against the Date header
+of a configured provider endpoint (skipped politely when none can be reached); the ledger's
+reachability, schema version and integrity (read only: it never migrates).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +26,16 @@ from urllib.parse import urlsplit
 
 import requests
 
-from followup.config import Config, ConfigError, GoogleAccount, MicrosoftAccount, load_config
+from followup.config import (
+    Config,
+    ConfigError,
+    GoogleAccount,
+    LocalAccount,
+    MicrosoftAccount,
+    load_config,
+)
 from followup.service.status import credentials_of
+from followup.terminal import printable
 
 MAX_SKEW_SECONDS = 60  # OAuth and TLS tolerate a few minutes; warn well before that
 PROBE_TIMEOUT_SECONDS = 5.0
@@ -79,6 +93,182 @@ def check_permissions(config: Config) -> Iterator[Check]:
                         f"chmod 600 {p}")
         else:
             yield Check(Verdict.OK, f"{p} is private ({m:04o})")
+
+
+def _others_can_write(path: Path) -> int:
+    """The group/other write bits of `path` (0 when none or when it cannot be read)."""
+    try:
+        return _mode(path) & 0o022
+    except OSError:
+        return 0
+
+
+def check_shared_host(config: Config, config_path: Path) -> Iterator[Check]:
+    """The config, templates and output folders must not be writable by other users."""
+    watched: list[tuple[str, Path]] = [("config", config_path)]
+    if config.templates_dir:
+        tdir = Path(config.templates_dir)
+        watched.append(("templates dir", tdir))
+        if tdir.is_dir():
+            watched += [("template", t) for t in sorted(tdir.iterdir()) if t.is_file()]
+    for what, folder in _outputs(config):
+        watched.append((what, folder))
+    bad = False
+    for what, p in watched:
+        bits = _others_can_write(p)
+        if bits:
+            bad = True
+            who = "everyone" if bits & 0o002 else "its group"
+            yield Check(Verdict.FAIL, f"{what} {p} is writable by {who} (mode {_mode(p):04o}): "
+                        "another user could change what followup writes or where",
+                        f"chmod go-w {p}")
+    if not bad:
+        yield Check(Verdict.OK, "config, templates and output folders are writable by you only")
+
+
+def _outputs(config: Config) -> list[tuple[str, Path]]:
+    """(what, folder) for every folder a local account writes to."""
+    found = []
+    for a in config.accounts:
+        if not isinstance(a, LocalAccount):
+            continue
+        if a.maildir:
+            found.append((f"account {a.name}: drafts folder",
+                          Path(a.maildir) / a.drafts_folder if a.drafts_folder
+                          else Path(a.maildir)))
+        if a.contacts:
+            found.append((f"account {a.name}: contacts folder", Path(a.contacts)))
+        if a.followups:
+            found.append((f"account {a.name}: follow-ups calendar", Path(a.followups)))
+    return found
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def check_folders(config: Config) -> Iterator[Check]:
+    """Every input folder exists; every output folder is (or can be made) writable."""
+    for a in config.accounts:
+        if not isinstance(a, LocalAccount):
+            continue
+        name = f"account {a.name}"
+        for cal in a.calendars:
+            if "://" in cal:
+                continue
+            if Path(cal).exists():
+                yield Check(Verdict.OK, f"{name}: calendar {cal} exists")
+            else:
+                yield Check(Verdict.FAIL, f"{name}: calendar {cal} does not exist",
+                            "fix the path in `calendars` (a vdir folder or an .ics file)")
+        if a.maildir:
+            root = Path(a.maildir)
+            if not root.is_dir():
+                yield Check(Verdict.FAIL, f"{name}: Maildir {root} does not exist",
+                            "fix `maildir` (followup never creates a Maildir root: a misspelt "
+                            "one would collect drafts where no mail client looks)")
+            else:
+                inputs = {*a.invitations_folders, *a.sent_folders, *a.received_folders}
+                for sub in sorted(inputs):
+                    folder = root / sub if sub else root
+                    if not folder.is_dir():
+                        yield Check(Verdict.FAIL, f"{name}: mail folder {folder} does not "
+                                    "exist", "fix the folder name in the config (\"\" is the "
+                                    "INBOX, Maildir++ subfolders start with a dot)")
+                yield from _writable_check(name, "drafts folder", root / a.drafts_folder
+                                           if a.drafts_folder else root)
+        for what, out_folder in (("contacts folder", a.contacts),
+                                 ("follow-ups calendar", a.followups)):
+            if out_folder:
+                yield from _writable_check(name, what, Path(out_folder))
+
+
+def _writable_check(name: str, what: str, folder: Path) -> Iterator[Check]:
+    if folder.is_dir():
+        if _writable(folder):
+            yield Check(Verdict.OK, f"{name}: {what} {folder} is writable")
+        else:
+            yield Check(Verdict.FAIL, f"{name}: {what} {folder} is not writable by this user",
+                        f"chown or chmod u+w {folder}")
+        return
+    parent = next((p for p in folder.parents if p.exists()), None)
+    if parent is not None and parent.is_dir() and _writable(parent):
+        yield Check(Verdict.OK, f"{name}: {what} {folder} will be created on the first write")
+    else:
+        yield Check(Verdict.FAIL, f"{name}: {what} {folder} does not exist and cannot be "
+                    "created here", "create it, or fix the path in the config")
+
+
+def _unit_settings(unit: Path) -> tuple[str, list[Path]]:
+    """ProtectHome= and the ReadWritePaths= of a unit file and its drop-ins (last wins)."""
+    home = str(Path.home())
+    protect = "no"
+    paths: list[Path] = []
+    files = [unit, *sorted(unit.parent.joinpath(unit.name + ".d").glob("*.conf"))]
+    for f in files:
+        try:
+            text = f.read_text("utf-8", errors="replace")
+        except OSError:
+            continue
+        for key, value in re.findall(r"^\s*(ProtectHome|ReadWritePaths)\s*=\s*(.*)$", text,
+                                     re.M):
+            if key == "ProtectHome":
+                protect = value.strip() or "no"
+            elif not value.strip():
+                paths = []  # an empty assignment resets the list
+            else:
+                for word in value.split():
+                    word = word.lstrip("-+").replace("%h", home).replace("%%", "%")
+                    paths.append(Path(word.replace("\\x20", " ")))
+    return protect, paths
+
+
+def check_unit(config: Config) -> Iterator[Check]:
+    """The installed user unit can write every output folder from inside its sandbox."""
+    from followup.service.unit import user_unit_path
+
+    unit = user_unit_path()
+    if not unit.is_file():
+        return
+    protect, rw = _unit_settings(unit)
+    if protect not in ("yes", "read-only", "tmpfs", "true"):
+        yield Check(Verdict.OK, f"systemd unit {unit}: home folder not protected")
+        return
+    home = Path.home().resolve()
+    blocked = []
+    for _what, folder in _outputs(config):
+        f = folder.resolve()
+        if not _under(f, home) or any(_under(f, p.resolve()) for p in rw):
+            continue
+        blocked.append(str(f))
+    if blocked:
+        yield Check(Verdict.FAIL, f"systemd unit {unit} cannot write " + ", ".join(blocked)
+                    + f" (ProtectHome={protect} and no ReadWritePaths= for them)",
+                    "followup install-unit --user --force (or add ReadWritePaths= with "
+                    "`systemctl --user edit followup`), then systemctl --user daemon-reload")
+    else:
+        yield Check(Verdict.OK, f"systemd unit {unit} can write every output folder")
+
+
+def _under(p: Path, folder: Path) -> bool:
+    try:
+        p.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def not_configured(config: Config) -> list[str]:
+    """What the unedited example (or a half-edited config) still lacks; [] when set up."""
+    missing = []
+    if not config.user.addresses:
+        missing.append("[user] addresses is empty (followup must know which attendee is you)")
+    local_inputs = any(isinstance(a, LocalAccount) and (a.calendars or a.maildir)
+                       for a in config.accounts)
+    online = any(not isinstance(a, LocalAccount) for a in config.accounts)
+    if config.accounts and not (local_inputs or online):
+        missing.append("no account reads a calendar (the local account's `calendars` is empty)")
+    return missing
 
 
 def check_credentials(config: Config) -> Iterator[Check]:
@@ -208,6 +398,7 @@ def check_ledger(config: Config) -> Iterator[Check]:
                     f"{str(e).splitlines()[0] if str(e) else ''}",
                     "check ledger.url, that the database server runs and accepts this user")
         return
+    yield from _integrity(url, shown)
     head = head_revision()
     if current == head:
         yield Check(Verdict.OK, f"ledger {shown} reachable, schema {current} (current)")
@@ -220,8 +411,33 @@ def check_ledger(config: Config) -> Iterator[Check]:
                     "upgrade followup instead)")
 
 
-def run_checks(config: Config) -> Iterator[Check]:
+def _integrity(url: str, shown: str) -> Iterator[Check]:
+    """The ledger's own integrity check, when this ledger module offers one."""
+    from followup.ledger import store
+    from followup.ledger.connect import make_engine
+
+    check = getattr(store, "integrity_problems", None)
+    if check is None:
+        return
+    engine = make_engine(url)
+    try:
+        problems = check(engine)
+    finally:
+        engine.dispose()
+    for p in problems:
+        yield Check(Verdict.FAIL, f"ledger {shown} {p}",
+                    "stop followup and restore the ledger from a backup (docs/service.md); "
+                    "a fresh ledger re-adopts what followup already wrote")
+    if not problems:
+        yield Check(Verdict.OK, f"ledger {shown} passes its integrity check")
+
+
+def run_checks(config: Config, config_path: Path | None = None) -> Iterator[Check]:
     yield from check_permissions(config)
+    if config_path is not None:
+        yield from check_shared_host(config, config_path)
+    yield from check_folders(config)
+    yield from check_unit(config)
     yield from check_credentials(config)
     yield from check_clock(config)
     yield from check_ledger(config)
@@ -229,25 +445,41 @@ def run_checks(config: Config) -> Iterator[Check]:
 
 def run_doctor(config_path: Path, *, out: TextIO) -> int:
     """`followup doctor`: 0 all good, 1 problems found, 2 the config cannot be used."""
+    if not config_path.exists():
+        _print(out, Check(Verdict.FAIL, f"no config at {config_path}",
+                          "`followup init` writes one there (or point --config at yours)"))
+        return 2
     try:
         config = load_config(config_path)
     except ConfigError as e:
-        print(f"[FAIL] config {e.source}:", file=out)
+        print(printable(f"[FAIL] config {e.source}:"), file=out)
         for p in e.problems:
-            print(f"         - {p}", file=out)
-        print("       -> fix these lines in the config; `followup doctor` checks it again",
-              file=out)
+            print(f"         - {printable(p)}", file=out)
+        print(f"       -> fix these lines in {printable(config_path)}; `followup doctor` "
+              "checks it again", file=out)
         return 2
     n = len(config.accounts)
-    print(f"[ok]   config {config_path}: {n} account{'s' if n != 1 else ''}", file=out)
+    print(printable(f"[ok]   config {config_path}: {n} account{'s' if n != 1 else ''}"),
+          file=out)
     failed = n == 0
     if failed:
         print("[FAIL] no account configured -> add an [[accounts]] table", file=out)
-    for check in run_checks(config):
-        print(f"[{check.verdict.value}]".ljust(7) + check.what, file=out)
-        if check.fix:
-            print(f"       -> {check.fix}", file=out)
+    missing = not_configured(config)
+    for m in missing:
+        _print(out, Check(Verdict.FAIL, f"not configured yet: {m}",
+                          f"edit {config_path} (or start over with `followup init --force`)"))
+    for check in run_checks(config, config_path):
+        _print(out, check)
         failed = failed or check.verdict is Verdict.FAIL
-        out.flush()
+    if missing:
+        print("\nNot configured yet; see the -> lines.", file=out)
+        return 1
     print("\nSome checks failed; see the -> lines." if failed else "\nAll good.", file=out)
     return 1 if failed else 0
+
+
+def _print(out: TextIO, check: Check) -> None:
+    print(f"[{check.verdict.value}]".ljust(7) + printable(check.what), file=out)
+    if check.fix:
+        print(f"       -> {printable(check.fix)}", file=out)
+    out.flush()

@@ -77,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http request", request=self.requestline, client=self.client_address[0])
+        log.debug("http.request", request=self.requestline, client=self.client_address[0])
 
 
 class HttpEndpoint:
@@ -100,10 +100,11 @@ class HttpEndpoint:
     def start(self) -> None:
         host = self._server.server_address[0]
         if not ipaddress.ip_address(str(host)).is_loopback:
-            log.warning("http endpoint reachable from other machines; it shows account names "
-                        "and errors: prefer 127.0.0.1", listen=self.listen)
+            log.warning("http.listening_publicly", listen=self.listen,
+                        advice="reachable from other machines; it shows account names and "
+                        "errors: prefer 127.0.0.1")
         self._thread.start()
-        log.info("http endpoint listening", listen=self.listen, port=self.port)
+        log.info("http.listening", listen=self.listen, port=self.port)
 
     def _serve(self) -> None:
         with selectors.DefaultSelector() as sel:

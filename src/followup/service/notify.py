@@ -45,7 +45,7 @@ class Notifier:
             self._sock.sendto(msg, self._addr)
         except OSError as e:
             # The manager went away (or never listened): log once per failure, keep running.
-            log.warning("sd_notify failed", error=str(e))
+            log.warning("notify.failed", error=str(e))
             return False
         return True
 

@@ -31,7 +31,7 @@ class Progress:
 
     def start(self, total: int) -> None:
         self.total = max(total, 1)
-        log.info("backfill writing", account=self.account, writes=self.total)
+        log.info("backfill.started", account=self.account, writes=self.total)
 
     def advance(self) -> None:
         """One more write started; the bar counts writes begun, so the last one shows too."""
@@ -47,7 +47,7 @@ class Progress:
         tenth = self.done * 10 // self.total
         if tenth > self._logged_tenth:
             self._logged_tenth = tenth
-            log.info("backfill progress", account=self.account, done=self.done,
+            log.info("backfill.progress", account=self.account, done=self.done,
                      total=self.total, percent=self.done * 100 // self.total)
 
     def finish(self) -> None:

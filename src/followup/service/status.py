@@ -178,14 +178,16 @@ def show_status(config_path: Path, *, as_json: bool, out: TextIO) -> int:
     try:
         config = load_config(config_path)
     except ConfigError as e:
-        print(f"followup: the config {e.source} cannot be used:", file=sys.stderr)
-        for p in e.problems:
-            print(f"  - {p}", file=sys.stderr)
+        from followup.cli import print_config_error
+
+        print_config_error(e, sys.stderr)
         return 2
     view = collect(config_path, config, datetime.now(UTC))
     if as_json:
         json.dump(status_json(view), out, indent=2)
         out.write("\n")
     else:
-        render_text(view, config.user.tz, out)
+        from followup.terminal import InertWriter
+
+        render_text(view, config.user.tz, InertWriter(out))  # type: ignore[arg-type]
     return 0
