@@ -16,7 +16,16 @@ from followup.core.names import clean_display_name, organization_from_email, par
         ("Jane Doe (via Google Calendar)", "Jane", "Doe", "Jane"),
         ("Jane Doe via Google", "Jane", "Doe", "Jane"),
         ("Jane Doe, PhD", "Jane", "Doe", "Jane"),
-        ("Mary Ann Smith", "Mary", "Ann Smith", "Mary"),
+        ("Mary Ann Smith", "Mary", "Smith", "Mary"),
+        ("SMITH, JOHN", "John", "Smith", "John"),
+        ("JOHN SMITH", "John", "Smith", "John"),
+        ("Smith, John", "John", "Smith", "John"),
+        ("van der Berg, Anna", "Anna", "van der Berg", "Anna"),
+        ("ANNA VAN DER BERG", "Anna", "van der Berg", "Anna"),
+        ("de la Cruz, María", "María", "de la Cruz", "María"),
+        ("Dr. Jane Q. Doe Jr.", "Jane", "Doe", "Jane"),
+        ("MCDONALD, RONALD", "Ronald", "McDonald", "Ronald"),
+        ("Herr Hans Müller", "Hans", "Müller", "Hans"),
         ("Seán O'Brien", "Seán", "O'Brien", "Seán"),
         ("Иван Петров", "Иван", "Петров", "Иван"),
         ("Jane", "Jane", None, "Jane"),
@@ -37,8 +46,10 @@ def test_reliable_names_are_split_and_greeted_by_first_name(
 @pytest.mark.parametrize(
     "raw",
     [
-        "SMITH, JOHN",
-        "JOHN SMITH",
+        "JOHN",
+        "ACME CORP",
+        "Dr. Smith",
+        "Smith Jones, Acme",
         "jane@x.com",
         "Acme Corp",
         "Acme GmbH",
@@ -60,6 +71,20 @@ def test_unreliable_names_greet_neutrally(raw: str | None) -> None:
     assert name.greeting is None
     assert not name.reliable
     assert name.given is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "display"),
+    [
+        ("SMITH, JOHN", "John Smith"),
+        ("Smith, John", "John Smith"),
+        ("van der Berg, Anna", "Anna van der Berg"),
+        ("Dr. Jane Q. Doe Jr.", "Dr. Jane Q. Doe Jr."),
+        ("JOHN", "JOHN"),
+    ],
+)
+def test_display_names_read_as_they_are_said(raw: str, display: str) -> None:
+    assert parse_name(raw).display == display
 
 
 def test_an_address_as_name_is_not_kept_but_a_company_name_is() -> None:
@@ -117,6 +142,23 @@ def test_very_long_names_are_cut() -> None:
         ("jane@outlook.com", None),
         ("jane@yahoo.co.uk", None),
         ("jane@icloud.com", None),
+        ("jane@hp.com", "HP"),
+        ("jane@gmail.de", None),
+        ("jane@hotmail.es", None),
+        ("jane@live.com", None),
+        ("jane@yahoo.com.br", None),
+        ("jane@gmx.net", None),
+        ("jane@web.de", None),
+        ("jane@posteo.de", None),
+        ("jane@proton.me", None),
+        ("jane@me.com", None),
+        ("2_gm3tgnzxgm3dqmjq@imip.me.com", None),
+        ("jane@privaterelay.appleid.com", None),
+        ("jane@contoso.onmicrosoft.com", None),
+        ("jane@contoso.mail.onmicrosoft.com", None),
+        ("c_abc@group.calendar.google.com", None),
+        ("jane@co.uk", None),
+        ("jane@me", None),
         ("not an address", None),
     ],
 )

@@ -12,6 +12,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from nameparser import HumanName
+from nameparser.config import CONSTANTS
+
 
 def _wordset(text: str) -> frozenset[str]:
     """A set from a whitespace-separated word list (long lists read better as text)."""
@@ -114,7 +117,7 @@ def _untrustworthy(name: str) -> bool:
     words = name.split(" ")
     if "@" in name or "://" in name or not _has_letters(name):
         return True
-    if _looks_like_org(words) or _shouting(name):
+    if _looks_like_org(words):
         return True
     if any(ch.isdigit() for ch in name):
         return True
@@ -122,8 +125,29 @@ def _untrustworthy(name: str) -> bool:
     return len(words) == 1 and any(ch in name for ch in "._+") and not _is_initial(name)
 
 
+def _family_is_one_surname(family: str) -> bool:
+    """"Doe" or "van der Berg": one surname, with lower-case particles before it. "Jane Doe"
+    before a comma is not a surname but a name followed by something else ("Jane Doe, Acme")."""
+    words = family.split(" ")
+    return all(w.lower() in CONSTANTS.prefixes for w in words[:-1])
+
+
+def _split(core: str) -> HumanName:
+    """The name's parts, by nameparser (titles, particles, suffixes, "Last, First")."""
+    name = HumanName(core)
+    if _shouting(core):
+        name.capitalize(force=True)  # "SMITH, JOHN" -> John Smith, "VAN DER BERG" -> van der Berg
+    return name
+
+
 def parse_name(raw: str | None) -> PersonName:
-    """Clean a display name and split it into given and family names where that is safe."""
+    """Clean a display name and split it into given and family names where that is safe.
+
+    The split is nameparser's; what decides whether to trust it is ours: an address, a
+    company, digits, a lone initial or a comma that does not mean "Last, First" make the
+    greeting neutral. Names in capitals are re-cased ("SMITH, JOHN" greets "John") when
+    there are at least two of them: one word in capitals may as well be an acronym.
+    """
     display = clean_display_name(raw)
     if display is None:
         return PersonName(None, None, None, None)
@@ -135,11 +159,17 @@ def parse_name(raw: str | None) -> PersonName:
     # "Jane Doe (Acme)", "Dr. Jane Doe": the parenthetical and the title are not names.
     core = _SPACES.sub(" ", _PARENS.sub(" ", display)).strip()
     words = core.split(" ")
+    titled = False
     while len(words) > 1 and words[0].lower().rstrip(".") in _HONORIFICS:
         words.pop(0)
+        titled = True
     core = " ".join(words)
-    if not core:
+    if not core or (titled and len(words) == 1):
+        # "Dr. Smith": greeting "Hello Smith," would be wrong, "Hello Dr.," too.
         return PersonName(display, None, None, None)
+    if _is_caseless_script(display):
+        # Name order cannot be told from the text: greet with the whole name, as written.
+        return PersonName(display, None, None, display)
     parts = [p.strip() for p in core.split(",")]
     while len(parts) > 1 and parts[-1].lower() in _SUFFIXES:
         parts.pop()
@@ -148,20 +178,19 @@ def parse_name(raw: str | None) -> PersonName:
     if len(parts) == 2:
         family, given = parts
         # "Doe, Jane" is a reliable pattern; "Jane Doe, Acme" or "Doe, J." is not.
-        if " " in family or _is_initial(given.split(" ")[0]):
+        if not _family_is_one_surname(family) or _is_initial(given.split(" ")[0]):
             return PersonName(display, None, None, None)
-        display = f"{given} {family}"
-    else:
-        given_family = parts[0].split(" ")
-        given, family = given_family[0], " ".join(given_family[1:])
-
-    if _is_caseless_script(display):
-        # Name order cannot be told from the text: greet with the whole name, as written.
-        return PersonName(display, None, None, display)
-    first = given.split(" ")[0]
-    if _is_initial(first):
+    core = ", ".join(parts)
+    if _shouting(core) and len(core.replace(",", " ").split()) < 2:
         return PersonName(display, None, None, None)
-    return PersonName(display, given or None, family or None, first)
+    name = _split(core)
+    given, family = name.first.strip(), name.last.strip()
+    if not given or _is_initial(given):
+        return PersonName(display, None, None, None)
+    if len(parts) == 2 or _shouting(display):
+        # Written "Last, First" or in capitals: show it as it is said.
+        display = " ".join(p for p in (name.first, name.middle, name.last) if p)
+    return PersonName(display, given, family or None, given)
 
 
 # Mail providers anyone can sign up to: their domain says nothing about an organisation.
@@ -175,28 +204,62 @@ _CONSUMER_DOMAINS = _wordset(
     wanadoo.fr free.fr laposte.net sfr.fr libero.it virgilio.it alice.it naver.com daum.net
     hanmail.net comcast.net verizon.net att.net sbcglobal.net bellsouth.net btinternet.com
     sky.com virginmedia.com shaw.ca rogers.com bigpond.com optusnet.com.au seznam.cz wp.pl
-    o2.pl interia.pl"""
+    o2.pl interia.pl posteo.de posteo.net mailbox.org hushmail.com gmx.us mail.com
+    email.com outlook.de outlook.fr hotmail.de hotmail.it hotmail.es live.de live.fr live.nl
+    yahoo.es yahoo.it yahoo.ca yahoo.com.au yahoo.co.in"""
+)
+# Brands whose every country domain is webmail: gmail.*, hotmail.*, yahoo.*, gmx.*...
+_CONSUMER_BRANDS = _wordset(
+    """gmail googlemail hotmail outlook yahoo ymail gmx protonmail proton posteo tutanota
+    yandex icloud aol"""
+)
+# Addresses that relay to someone else (iCloud's iMIP relay, Apple's hidden addresses),
+# calendars rather than people (Google group and resource calendars), and Microsoft 365
+# tenants' default domains: none of them names the person's organisation.
+_NOT_AN_ORGANISATION = _wordset(
+    """imip.me.com privaterelay.appleid.com calendar.google.com onmicrosoft.com
+    mail.onmicrosoft.com"""
+)
+# Labels that are top-level domains or generic words, never an organisation's name when left
+# over ("ME" from imip.me.com, "CO" from co.uk).
+_TLD_LIKE = _wordset(
+    """com net org info biz co io me tv ai app dev eu uk us de fr mail email online site web
+    ac gov edu mil int ltd plc"""
 )
 # Second-level labels under country codes (acme.co.uk, acme.com.au). Only used to guess a
 # display name for the organisation, so a short list of the common ones is enough.
 _SECOND_LEVEL = _wordset("co com org net ac gov edu ne or go gob nic mil ltd plc")
 
 
+def _is_under(domain: str, domains: frozenset[str]) -> bool:
+    """`domain` is one of `domains` or below one (x.mail.onmicrosoft.com, imip.me.com)."""
+    labels = domain.split(".")
+    return any(".".join(labels[i:]) in domains for i in range(len(labels)))
+
+
 def organization_from_email(email: str) -> str | None:
     """A readable organisation name from the address's domain: acme-corp.com -> "Acme Corp".
 
-    None for consumer mail providers and for anything that is not an address.
+    Only for a company's own domain: None for webmail (gmail, outlook, icloud, gmx, proton,
+    posteo...), relays (imip.me.com), Microsoft 365 tenant domains (*.onmicrosoft.com), a
+    label that is only a top-level domain ("me"), and anything that is not an address.
     """
     _, at, domain = email.strip().lower().rpartition("@")
-    if not at or "." not in domain or domain in _CONSUMER_DOMAINS:
+    domain = domain.strip(".")
+    if not at or "." not in domain or _is_under(domain, _CONSUMER_DOMAINS | _NOT_AN_ORGANISATION):
         return None
     labels = [label for label in domain.split(".") if label]
     if len(labels) < 2:
+        return None
+    brand = labels[-3] if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL else labels[-2]
+    if brand in _CONSUMER_BRANDS:
         return None
     labels = labels[:-1]  # the top-level domain
     if len(labels) >= 2 and labels[-1] in _SECOND_LEVEL and len(domain.rsplit(".", 1)[1]) == 2:
         labels = labels[:-1]
     label = labels[-1]
+    if label in _TLD_LIKE:
+        return None
     if label.startswith("xn--"):
         try:
             label = label.encode("ascii").decode("idna")

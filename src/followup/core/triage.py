@@ -26,6 +26,7 @@ CANCELLED = "cancelled"
 USER_DECLINED = "user_declined"
 ALL_DAY = "all_day"
 LARGE = "large"
+NOT_ATTENDING = "not_attending"
 # Person-level codes
 INVALID_EMAIL = "invalid_email"
 DUPLICATE = "duplicate"
@@ -153,8 +154,27 @@ class _Judge:
         return None
 
 
+def _attendance_skip(meeting: Meeting, judge: _Judge) -> Skip | None:
+    """Only the user's own meetings: they organise it or are on it (a decline is
+    USER_DECLINED's). A forwarded invitation, a shared or subscribed calendar's event is
+    someone else's meeting. An event with neither organiser nor attendees is the user's own
+    (a note in a local calendar)."""
+    organizer = meeting.organizer
+    if organizer is None and not meeting.attendees:
+        return None
+    if organizer is not None and judge.is_self(organizer):
+        return None
+    if any(judge.is_self(a) for a in meeting.attendees):
+        return None
+    return Skip("", NOT_ATTENDING,
+                "You are not on this meeting (neither its organiser nor an attendee).")
+
+
 def _meeting_skips(meeting: Meeting, rules: TriageConfig, judge: _Judge) -> list[Skip]:
     skips: list[Skip] = []
+    absent = _attendance_skip(meeting, judge)
+    if absent is not None:
+        skips.append(absent)
     if meeting.status is MeetingStatus.CANCELLED:
         skips.append(Skip("", CANCELLED, "The meeting was cancelled."))
     if any(judge.is_self(a) and a.partstat is PartStat.DECLINED for a in meeting.attendees):

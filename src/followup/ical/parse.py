@@ -3,29 +3,51 @@
 Every provider reads .ics through here (local files, URLs, text/calendar mail parts), so the
 rules live in one place:
 
-- recurrence is expanded by recurring-ical-events (RRULE, RDATE, EXDATE, RECURRENCE-ID);
-- times without a zone (floating, or an unknown TZID) are read in `default_tz`;
-- all-day events are placed on `default_tz` calendar days and flagged;
-- a VEVENT that cannot be read is skipped with a reason in `errors`; the others still count.
+- the text is cut into components first (ical.lines), and each is parsed on its own: one
+  broken event costs that event only, never its file;
+- what real writers get wrong is repaired when the intent is clear (ical.repair); an event
+  that still cannot be read is skipped with a reason in words, in `errors`;
+- recurrence is expanded by recurring-ical-events (RRULE, RDATE, EXDATE, RECURRENCE-ID),
+  lazily and with caps (ical.recurrence); a series repeating more often than hourly is not a
+  meeting;
+- times without a zone (floating, or an unknown TZID) are read in the zone of the event's
+  start, else in `default_tz`;
+- all-day events are placed on `default_tz` calendar days and flagged, also when written as
+  midnight to midnight in a zone (Exchange, iCloud); spans of most of a day or longer are
+  flagged all-day too: a three-day conference is not a meeting to follow up;
+- a calendar that answers an invitation (METHOD:REPLY, COUNTER...) holds no meetings;
+- events read but not taken as meetings are listed in `skipped`, with a code and a sentence.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
+import time as clock
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-import recurring_ical_events
 import structlog
 import x_wr_timezone
-from icalendar import Calendar
-from icalendar.prop import vBroken, vDDDTypes
+from icalendar import Calendar, Component
+from icalendar.prop import vBroken
 
+from followup.core.notes import html_to_text
+from followup.errors import TransientError
 from followup.ical.conference import conference_url
+from followup.ical.lines import Block, CalendarText, split_text
+from followup.ical.recurrence import (
+    expand,
+    next_start_after,
+    sub_hourly,
+    too_many_steps,
+    typical_gap,
+)
+from followup.ical.repair import repair_event
 from followup.ical.tz import pin_floating_times, to_aware
 from followup.model import (
     Attendee,
@@ -35,7 +57,6 @@ from followup.model import (
     MeetingStatus,
     PartStat,
     Role,
-    zone_name,
 )
 
 log = structlog.get_logger(__name__)
@@ -46,10 +67,30 @@ VEvent = Any
 
 OccurrenceKey = tuple[str, datetime]  # (UID, occurrence start as the series names it)
 
-# Properties whose value we cannot do without: a broken one makes the event unusable.
-_ESSENTIAL = ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE", "EXDATE", "RDATE")
 # Methods that carry an attendee's answer or a request to the organizer: not a meeting for us.
 ANSWER_METHODS = frozenset({"REPLY", "COUNTER", "DECLINECOUNTER", "REFRESH"})
+
+# Caps. A sync window is a few weeks: a thousand occurrences of one series in it is already
+# one every half hour; twenty thousand in one file is no one's calendar of meetings.
+MAX_PER_SERIES = 1_000
+MAX_OCCURRENCES = 20_000
+MAX_TITLE = 500  # SUMMARY and LOCATION, in characters
+MAX_DESCRIPTION = 20_000  # characters of text, after HTML is stripped
+_MAX_RAW_DESCRIPTION = 200_000  # read at most this much of a DESCRIPTION before stripping
+# All-day by its length: a meeting to follow up is not most of a day long.
+_LONG = timedelta(hours=20)
+_STOP_EVERY = 0.2  # seconds between two calls of the stop check while parsing
+
+# Codes of `Skipped` (decisions on events that were read, or could not be).
+UNREADABLE = "unreadable"
+ITIP_ANSWER = "itip_answer"
+TOO_FREQUENT = "too_frequent"
+TOO_MANY = "too_many_occurrences"
+
+
+class ParsingStopped(TransientError):
+    """The stop check said stop (SIGTERM) while a calendar was being read. Nothing of the
+    unfinished calendar counts: the next cycle reads it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +103,62 @@ class Version:
     cancelled: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An event not taken as meetings (or only in part), and why."""
+
+    event: int  # its position among the VEVENTs of the input, from 1; 0 for the whole input
+    uid: str | None
+    code: str  # UNREADABLE, ITIP_ANSWER, TOO_FREQUENT, TOO_MANY
+    reason: str  # one sentence naming the event and the input, no content quoted
+
+
 @dataclass
 class ParsedCalendar:
     meetings: list[Meeting] = field(default_factory=list)
     uids: set[str] = field(default_factory=set)  # every UID seen, in the window or not
     method: str | None = None  # METHOD of the (first) VCALENDAR, upper-case
-    errors: list[str] = field(default_factory=list)  # skipped inputs, already logged
+    errors: list[str] = field(default_factory=list)  # unreadable inputs, already logged
     versions: dict[OccurrenceKey, Version] = field(default_factory=dict)
     # Earliest start of an occurrence at or after window.end (with look_ahead=True): when a
     # cached file must be read again because something of it enters a later window.
     next_start: datetime | None = None
+    skipped: list[Skipped] = field(default_factory=list)  # unreadable ones included
+    notes: list[str] = field(default_factory=list)  # repairs made, in words
+
+
+# The stop check of the code that called us (the daemon's SIGTERM flag): set around a sync
+# with `stop_reading_when`, so the providers in between need not pass it on.
+_STOP_CHECK: ContextVar[Callable[[], bool] | None] = ContextVar("ical_stop_check", default=None)
+
+
+@contextmanager
+def stop_reading_when(check: Callable[[], bool]) -> Iterator[None]:
+    """While inside, parse_calendar asks `check` now and then and raises ParsingStopped when
+    it says stop. The daemon's check also tells systemd's watchdog that we are alive."""
+    token = _STOP_CHECK.set(check)
+    try:
+        yield
+    finally:
+        _STOP_CHECK.reset(token)
+
+
+class _Ticker:
+    """Calls the stop check at most every _STOP_EVERY seconds."""
+
+    def __init__(self, check: Callable[[], bool] | None) -> None:
+        self.check = check
+        self.next_at = 0.0
+
+    def __call__(self) -> None:
+        if self.check is None:
+            return
+        now = clock.monotonic()
+        if now < self.next_at:
+            return
+        self.next_at = now + _STOP_EVERY
+        if self.check():
+            raise ParsingStopped("stopped while reading a calendar: shutting down")
 
 
 def parse_calendar(
@@ -81,33 +168,36 @@ def parse_calendar(
     window: Interval,
     default_tz: tzinfo,
     look_ahead: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    max_per_series: int = MAX_PER_SERIES,
+    max_occurrences: int = MAX_OCCURRENCES,
 ) -> ParsedCalendar:
-    """Meetings of one .ics text whose occurrences overlap `window`. Never raises on bad data."""
-    result = ParsedCalendar()
+    """Meetings of one .ics text whose occurrences overlap `window`.
+
+    Never raises on bad data. Raises ParsingStopped when `should_stop` (or the check set by
+    `stop_reading_when`) says stop.
+    """
+    reader = _Reader(
+        source, window, default_tz, look_ahead, _Ticker(should_stop or _STOP_CHECK.get()),
+        max_per_series, max_occurrences,
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            components = Calendar.from_ical(_text(data), multiple=True)
-        except Exception as e:  # icalendar raises ValueError, and worse on garbage
-            _skip(result, source, None, f"not an iCalendar file ({_short(e)})")
-            components = []
-        else:
-            if not components:
-                _skip(result, source, None, "no calendar in it")
-        for component in components:
-            cal = component if component.name == "VCALENDAR" else _wrap(component)
-            try:
-                _parse_vcalendar(cal, result, source, window, default_tz, look_ahead)
-            except Exception as e:  # one bad VCALENDAR must not lose the next one
-                _skip(result, source, None, f"cannot read calendar ({_short(e)})")
+        reader.read(_text(data))
     for w in caught:
-        log.debug("ical.library_warning", source=source, warning=str(w.message))
-    return result
+        log.debug("ical.library_warning", source=source, warning=str(w.message)[:200])
+    return reader.result
 
 
 def _text(data: bytes | str) -> str:
     if isinstance(data, str):
         return data
+    # Windows Calendar and some Outlook exports write UTF-16, with a byte order mark.
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -115,63 +205,21 @@ def _text(data: bytes | str) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _wrap(component: VEvent) -> Calendar:
-    cal = Calendar()
-    cal.add_component(component)
-    return cal
-
-
-def _short(e: BaseException) -> str:
-    text = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return text[:200]
-
-
-def _skip(result: ParsedCalendar, source: str, uid: str | None, reason: str) -> None:
-    what = f"{source}: VEVENT {uid}: {reason}" if uid else f"{source}: {reason}"
-    result.errors.append(what)
-    log.warning("ical.skipped", source=source, uid=uid, reason=reason)
-
-
-def _parse_vcalendar(
-    cal: Calendar,
-    result: ParsedCalendar,
-    source: str,
-    window: Interval,
-    default_tz: tzinfo,
-    look_ahead: bool,
-) -> None:
-    method = str(cal.get("METHOD", "")).strip().upper() or None
-    if result.method is None:
-        result.method = method
-    try:
-        cal = x_wr_timezone.to_standard(cal)  # floating times in X-WR-TIMEZONE, as Google means
-    except Exception as e:
-        log.warning("ical.x_wr_timezone_ignored", source=source, reason=_short(e))
-
-    groups: dict[str, list[VEvent]] = {}
-    for event in cal.subcomponents:
-        if event.name != "VEVENT":
-            continue
-        uid = _uid(event)
-        result.uids.add(uid)
-        reason = _unusable(event)
-        if reason:
-            _skip(result, source, uid, reason)
-            continue
-        for tzid in sorted(set(pin_floating_times(event, default_tz))):
-            log.warning("ical.unknown_timezone", source=source, uid=uid, tzid=tzid,
-                        using=str(default_tz))
-        groups.setdefault(uid, []).append(event)
-
-    for uid, events in groups.items():
-        try:
-            _expand(uid, events, method, result, source, window, default_tz, look_ahead)
-        except Exception as e:  # recurrence rules can fail in many ways; lose only this UID
-            _skip(result, source, uid, f"cannot expand ({_short(e)})")
+def method_of(cal: Component) -> str | None:
+    """METHOD, upper-case. Written twice (Apple support's replies), an answer wins."""
+    prop = cal.get("METHOD")
+    values = [str(v).strip().upper() for v in (prop if isinstance(prop, list) else [prop])
+              if v is not None and str(v).strip()]
+    if not values:
+        return None
+    return next((v for v in values if v in ANSWER_METHODS), values[0])
 
 
 def _uid(event: VEvent) -> str:
-    uid = str(event.get("UID", "")).strip()
+    prop = event.get("UID")
+    if isinstance(prop, list):
+        prop = prop[0] if prop else None
+    uid = str(prop or "").strip()
     if uid:
         return uid
     # RFC 5545 requires a UID, some booking sites omit it: derive a stable one.
@@ -179,39 +227,258 @@ def _uid(event: VEvent) -> str:
     return f"followup-no-uid-{digest}"
 
 
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:?\d{2}:?\d{2}Z?$")
+class _Reader:
+    def __init__(
+        self,
+        source: str,
+        window: Interval,
+        default_tz: tzinfo,
+        look_ahead: bool,
+        tick: _Ticker,
+        max_per_series: int,
+        max_occurrences: int,
+    ) -> None:
+        self.source = source
+        self.window = window
+        self.default_tz = default_tz
+        self.look_ahead = look_ahead
+        self.tick = tick
+        self.max_per_series = max_per_series
+        self.max_occurrences = max_occurrences
+        self.result = ParsedCalendar()
+        self.index = 0  # VEVENTs met so far
+        self.total = 0  # occurrences taken so far
 
+    # --- reporting -----------------------------------------------------------------------
 
-def _unusable(event: VEvent) -> str | None:
-    """Why `event` cannot become meetings, or None. Repairs ISO 8601 time stamps in place."""
-    for name in _ESSENTIAL:
-        prop = event.get(name)
-        for item in prop if isinstance(prop, list) else [prop]:
-            if isinstance(item, vBroken) and not _repair_iso(event, name, item):
-                return f"unreadable {name} {str(item)[:60]!r}"
-    if event.get("DTSTART") is None:
-        return "no DTSTART"
-    end = event.get("DTEND")
-    if end is not None and _ends_before_start(event["DTSTART"].dt, end.dt):
-        return "DTEND before DTSTART"
-    return None
+    def _where(self, index: int) -> str:
+        return f"event {index} in {self.source}" if index else self.source
 
+    def unreadable(self, index: int, uid: str | None, reason: str) -> None:
+        sentence = f"{self._where(index)}: {reason}"
+        self.result.errors.append(sentence)
+        self.result.skipped.append(Skipped(index, uid, UNREADABLE, sentence))
+        log.warning("ical.skipped", source=self.source, item=index, uid=uid, reason=reason)
 
-def _repair_iso(event: VEvent, name: str, broken: vBroken) -> bool:
-    """Deutsche Bahn writes "2023-07-01T125700": accept ISO 8601 with dashes once more."""
-    raw = str(broken)
-    if name not in ("DTSTART", "DTEND", "RECURRENCE-ID") or not _ISO_DATETIME.match(raw):
-        return False
-    compact = raw.replace("-", "").replace(":", "")
-    tzid = broken.params.get("TZID")
-    try:
-        value = vDDDTypes.from_ical(compact, timezone=tzid)  # type: ignore[no-untyped-call]  # icalendar leaves it unannotated
-    except Exception:
-        return False
-    params = {k: v for k, v in broken.params.items() if k != "TZID"}
-    event.pop(name)
-    event.add(name, value, parameters=params or None)
-    return True
+    def not_a_meeting(self, index: int, uid: str | None, code: str, reason: str) -> None:
+        sentence = f"{self._where(index)}: {reason}"
+        self.result.skipped.append(Skipped(index, uid, code, sentence))
+        log.info("ical.not_a_meeting", source=self.source, item=index, uid=uid, code=code,
+                 reason=reason)
+
+    def note(self, index: int, what: str) -> None:
+        self.result.notes.append(f"{self._where(index)}: {what}")
+        log.info("ical.repaired", source=self.source, item=index, repair=what)
+
+    # --- the input -----------------------------------------------------------------------
+
+    def read(self, text: str) -> None:
+        split = split_text(text, self.tick)
+        if not any(c.blocks or c.header for c in split.calendars):
+            if split.stray:
+                self.unreadable(0, None, f"not an iCalendar file (line {split.stray[0]} is "
+                                         "not iCalendar)")
+            else:
+                self.unreadable(0, None, "no calendar in it")
+            return
+        for number in split.stray[:3]:
+            self.note(0, f"line {number} is not iCalendar; ignored")
+        if len(split.stray) > 3:
+            self.note(0, f"{len(split.stray) - 3} more lines are not iCalendar; ignored")
+        for calendar in split.calendars:
+            self._calendar(calendar)
+
+    def _header(self, text: CalendarText) -> Component:
+        lines = [line for _, line in text.header]
+        try:
+            return Calendar.from_ical("BEGIN:VCALENDAR\r\n" + "".join(
+                f"{line}\r\n" for line in lines) + "END:VCALENDAR\r\n")
+        except Exception:  # a bad property of the calendar itself: keep the good ones
+            log.info("ical.calendar_properties_partly_unreadable", source=self.source)
+        cal = Calendar()
+        for number, line in text.header:
+            try:
+                one = Calendar.from_ical(f"BEGIN:VCALENDAR\r\n{line}\r\nEND:VCALENDAR\r\n")
+            except Exception:
+                self.note(0, f"line {number} is not iCalendar; ignored")
+                continue
+            for name, value in one.property_items(recursive=False):
+                if name not in ("BEGIN", "END"):
+                    cal.add(name, value, encode=False)
+        return cal
+
+    def _calendar(self, text: CalendarText) -> None:
+        header = self._header(text)
+        method = method_of(header)
+        if self.result.method is None:
+            self.result.method = method
+        for block in text.blocks:
+            if block.name == "VTIMEZONE":
+                self._timezone(block)
+        events = [b for b in text.blocks if b.name == "VEVENT"]
+        if method in ANSWER_METHODS:
+            for _ in events:
+                self.index += 1
+                self.not_a_meeting(self.index, None, ITIP_ANSWER,
+                                   f"an answer to an invitation (METHOD:{method}), not a meeting")
+            return
+        wr_zone = str(header.get("X-WR-TIMEZONE") or "").strip()
+        groups: dict[str, list[tuple[int, VEvent]]] = {}
+        for block in events:
+            self.index += 1
+            self.tick()
+            read = self._event(block, self.index, wr_zone)
+            if read is not None:
+                uid, event = read
+                groups.setdefault(uid, []).append((self.index, event))
+        for uid, items in groups.items():
+            self._series(uid, items, method)
+
+    def _timezone(self, block: Block) -> None:
+        """Parsing a VTIMEZONE registers it with icalendar, for the events that name it
+        (before or after it: RFC 5545 allows forward references)."""
+        try:
+            Component.from_ical(block.text)
+        except Exception:
+            self.note(0, f"the time zone at line {block.line} cannot be read; times that name "
+                         f"it are read in {self.default_tz}")
+
+    def _event(self, block: Block, index: int, wr_zone: str) -> tuple[str, VEvent] | None:
+        if not block.complete:
+            self.unreadable(index, None, "it has no END:VEVENT (the file is cut short or broken)")
+            return None
+        try:
+            event: VEvent = Component.from_ical(block.text)
+        except Exception:
+            self.unreadable(index, None, "it is not valid iCalendar")
+            return None
+        if wr_zone:
+            event = self._standard(event, wr_zone)
+        uid = _uid(event)
+        self.result.uids.add(uid)
+        fix = repair_event(event)
+        for what in fix.notes:
+            self.note(index, what)
+        if fix.problem:
+            self.unreadable(index, uid, fix.problem)
+            return None
+        if event.get("DTSTART") is None:
+            self.unreadable(index, uid, "it has no start (DTSTART)")
+            return None
+        for tzid in sorted(set(pin_floating_times(event, self.default_tz))):
+            log.warning("ical.unknown_timezone", source=self.source, uid=uid, tzid=tzid[:80],
+                        using=str(self.default_tz))
+        end = event.get("DTEND")
+        if end is not None and _ends_before_start(event["DTSTART"].dt, end.dt):
+            self.unreadable(index, uid, "it ends before it starts")
+            return None
+        return uid, event
+
+    def _standard(self, event: VEvent, wr_zone: str) -> VEvent:
+        """Google's exports: UTC times meant in X-WR-TIMEZONE (x_wr_timezone converts)."""
+        cal = Calendar()
+        cal.add("X-WR-TIMEZONE", wr_zone)
+        cal.add_component(event)
+        try:
+            converted = x_wr_timezone.to_standard(cal)
+        except Exception:
+            log.warning("ical.x_wr_timezone_ignored", source=self.source)
+            return event
+        return next((c for c in converted.subcomponents if c.name == "VEVENT"), event)
+
+    # --- a UID's events ------------------------------------------------------------------
+
+    def _series(self, uid: str, items: list[tuple[int, VEvent]], method: str | None) -> None:
+        first = items[0][0]
+        events = [e for _, e in items]
+        if any(sub_hourly(e) for e in events):
+            self.not_a_meeting(first, uid, TOO_FREQUENT,
+                               "it repeats more often than once an hour: not a meeting")
+            return
+        master = next((e for e in events if "RECURRENCE-ID" not in e), None)
+        overrides = {
+            to_aware(e["RECURRENCE-ID"].dt, self.default_tz) for e in events
+            if "RECURRENCE-ID" in e
+        }
+        is_series = bool(overrides) or (
+            master is not None and ("RRULE" in master or "RDATE" in master)
+        )
+        series_start: datetime | None = None
+        if is_series:
+            series_start = (
+                to_aware(master["DTSTART"].dt, self.default_tz) if master is not None
+                else min(overrides)
+            )
+        ruled = master is not None and "RRULE" in master
+        if ruled and series_start is not None and too_many_steps(master, series_start,
+                                                                 self.window):
+            self.not_a_meeting(first, uid, TOO_MANY,
+                               "its repeat rule runs too often for too long to be read")
+            return
+        room = self.max_occurrences - self.total
+        if room <= 0:
+            self.not_a_meeting(first, uid, TOO_MANY,
+                               f"the file has more than {self.max_occurrences:,} occurrences "
+                               "in the window; the rest is not read")
+            return
+        limit = min(self.max_per_series, room)
+        mini = Calendar()
+        for e in events:
+            mini.add_component(e)
+        gap = typical_gap(master) if ruled else None
+        if gap is None and master is not None and "RDATE" in master:
+            gap = timedelta(days=1)
+        taken: list[tuple[Meeting, Version]] = []
+        try:
+            earliest = min(to_aware(e["DTSTART"].dt, self.default_tz) for e in events)
+            for occ in expand(mini, self.window, gap, self.default_tz, limit + 1, self.tick,
+                              earliest):
+                if len(taken) == limit:
+                    break
+                meeting = _meeting(occ, uid, method, self.source, self.default_tz, is_series,
+                                   series_start)
+                if not Interval(meeting.start, meeting.end).overlaps(self.window) and not (
+                    meeting.start == meeting.end
+                    and self.window.start <= meeting.start < self.window.end
+                ):
+                    continue
+                stamp = occ.get("DTSTAMP")
+                taken.append((meeting, Version(
+                    sequence=meeting.sequence,
+                    stamp=to_aware(stamp.dt, self.default_tz) if _readable(stamp) else None,
+                    explicit=meeting.recurrence_id in overrides,
+                    cancelled=meeting.status is MeetingStatus.CANCELLED,
+                )))
+            else:
+                limit = 0  # not capped
+        except ParsingStopped:
+            raise
+        except Exception:  # recurrence rules can fail in many ways; lose only this UID
+            self.unreadable(first, uid, "its repetition cannot be worked out")
+            return
+        for meeting, version in taken:
+            self.result.meetings.append(meeting)
+            self.result.versions[(uid, meeting.occurrence)] = version
+        self.total += len(taken)
+        if limit:
+            self.not_a_meeting(first, uid, TOO_MANY,
+                               f"more than {limit:,} occurrences in the window; only the first "
+                               f"{limit:,} are read")
+            return
+        if self.look_ahead:
+            self._look_ahead(mini, uid)
+
+    def _look_ahead(self, mini: Calendar, uid: str) -> None:
+        try:
+            start = next_start_after(mini, self.window.end, self.default_tz)
+        except ParsingStopped:
+            raise
+        except Exception:
+            log.warning("ical.look_ahead_failed", source=self.source, uid=uid)
+            return
+        if start is not None and (self.result.next_start is None
+                                  or start < self.result.next_start):
+            self.result.next_start = start
 
 
 def _ends_before_start(start: date | datetime, end: date | datetime) -> bool:
@@ -226,58 +493,41 @@ def _ends_before_start(start: date | datetime, end: date | datetime) -> bool:
     return end < start
 
 
-def _expand(
-    uid: str,
-    events: list[VEvent],
-    method: str | None,
-    result: ParsedCalendar,
-    source: str,
-    window: Interval,
-    default_tz: tzinfo,
-    look_ahead: bool,
-) -> None:
-    master = next((e for e in events if "RECURRENCE-ID" not in e), None)
-    overrides = {
-        to_aware(e["RECURRENCE-ID"].dt, default_tz) for e in events if "RECURRENCE-ID" in e
-    }
-    is_series = bool(overrides) or (
-        master is not None and ("RRULE" in master or "RDATE" in master)
-    )
-    series_start: datetime | None = None
-    if is_series:
-        series_start = (
-            to_aware(master["DTSTART"].dt, default_tz) if master is not None else min(overrides)
-        )
-
-    mini = Calendar()
-    for e in events:
-        mini.add_component(e)
-    query = recurring_ical_events.of(mini)
-    for occ in query.between(window.start, window.end):
-        meeting = _meeting(occ, uid, method, source, default_tz, is_series, series_start)
-        if not Interval(meeting.start, meeting.end).overlaps(window) and not (
-            meeting.start == meeting.end and window.start <= meeting.start < window.end
-        ):
-            continue
-        result.meetings.append(meeting)
-        stamp = occ.get("DTSTAMP")
-        result.versions[(uid, meeting.occurrence)] = Version(
-            sequence=meeting.sequence,
-            stamp=to_aware(stamp.dt, default_tz) if _readable(stamp) else None,
-            explicit=meeting.recurrence_id in overrides,
-            cancelled=meeting.status is MeetingStatus.CANCELLED,
-        )
-    if look_ahead:
-        for occ in query.after(window.end):
-            start = to_aware(occ["DTSTART"].dt, default_tz)
-            if start >= window.end:
-                if result.next_start is None or start < result.next_start:
-                    result.next_start = start
-                break
-
-
 def _readable(prop: object) -> bool:
     return prop is not None and not isinstance(prop, vBroken) and hasattr(prop, "dt")
+
+
+def _span(occ: VEvent, raw_start: date | datetime, default_tz: tzinfo) -> tuple[
+        datetime, datetime, bool]:
+    """(start, end, all_day) of an occurrence.
+
+    Besides VALUE=DATE: midnight to midnight in the event's own zone (Exchange, iCloud and
+    ical.net write all-day events so), or X-MICROSOFT-CDO-ALLDAYEVENT, become calendar days
+    of the user's zone like a DATE; an event of most of a day or longer stays where it is
+    but counts as all-day.
+    """
+    all_day = not isinstance(raw_start, datetime)
+    start = to_aware(raw_start, default_tz)
+    if "DTEND" in occ:
+        end = to_aware(occ["DTEND"].dt, default_tz)
+    elif "DURATION" in occ:
+        duration = occ["DURATION"].dt
+        end = to_aware(raw_start + duration, default_tz) if all_day else start + duration
+    else:  # RFC 5545 3.6.1: a day for a DATE start, no duration for a DATE-TIME start
+        end = to_aware(raw_start + timedelta(days=1), default_tz) if all_day else start
+    if all_day or not isinstance(raw_start, datetime):
+        return start, end, all_day
+    own = raw_start.tzinfo or default_tz
+    wall_end = end.astimezone(own)
+    midnight = raw_start.time() == time()
+    flagged = str(occ.get("X-MICROSOFT-CDO-ALLDAYEVENT", "")).strip().upper() == "TRUE"
+    if midnight and (flagged or wall_end.time() == time()):
+        days = max((wall_end.date() - raw_start.date()).days, 1)
+        first = raw_start.date()
+        return (to_aware(first, default_tz), to_aware(first + timedelta(days=days), default_tz),
+                True)
+    long = end - start > _LONG or (midnight and end - start >= timedelta(hours=24))
+    return start, end, long
 
 
 def _meeting(
@@ -289,16 +539,7 @@ def _meeting(
     is_series: bool,
     series_start: datetime | None,
 ) -> Meeting:
-    raw_start = occ["DTSTART"].dt
-    all_day = not isinstance(raw_start, datetime)
-    start = to_aware(raw_start, default_tz)
-    if "DTEND" in occ:
-        end = to_aware(occ["DTEND"].dt, default_tz)
-    elif "DURATION" in occ:
-        duration = occ["DURATION"].dt
-        end = to_aware(raw_start + duration, default_tz) if all_day else start + duration
-    else:  # RFC 5545 3.6.1: a day for a DATE start, no duration for a DATE-TIME start
-        end = to_aware(raw_start + timedelta(days=1), default_tz) if all_day else start
+    start, end, all_day = _span(occ, occ["DTSTART"].dt, default_tz)
 
     status_text = str(occ.get("STATUS", "")).strip().upper()
     if method == "CANCEL" or status_text == "CANCELLED":
@@ -324,9 +565,9 @@ def _meeting(
         uid=uid,
         start=start,
         end=end,
-        title=_text_of(occ, "SUMMARY"),
-        description=_text_of(occ, "DESCRIPTION"),
-        location=_text_of(occ, "LOCATION"),
+        title=_text_of(occ, "SUMMARY", MAX_TITLE),
+        description=_description(occ),
+        location=_text_of(occ, "LOCATION", MAX_TITLE),
         conference_url=conference_url(occ),
         organizer=organizer,
         attendees=attendees,
@@ -337,15 +578,24 @@ def _meeting(
         series_start=series_start if is_series else None,
         sequence=_int(occ.get("SEQUENCE")),
         source=source,
-        timezone=zone_name(start.tzinfo),
     )
 
 
-def _text_of(event: VEvent, name: str) -> str:
+def _text_of(event: VEvent, name: str, limit: int) -> str:
     value = event.get(name)
     if isinstance(value, list):  # duplicated property in the wild: take the first
         value = value[0] if value else None
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value)
+    return text[:limit].rstrip() if len(text) > limit else text
+
+
+def _description(event: VEvent) -> str:
+    """The DESCRIPTION, at most MAX_DESCRIPTION characters of text (the head: notes and
+    agendas come first, pasted threads and boilerplate last)."""
+    text = _text_of(event, "DESCRIPTION", _MAX_RAW_DESCRIPTION)
+    if len(text) <= MAX_DESCRIPTION:
+        return text
+    return html_to_text(text)[:MAX_DESCRIPTION].rstrip()
 
 
 def _int(value: object) -> int:
@@ -367,13 +617,31 @@ _ROLE = {
 _CUTYPE = {c.value.upper(): c for c in CUType}
 
 
-def _address(value: object) -> str | None:
-    text = str(value).strip()
+def _mailbox(text: str) -> str | None:
+    text = text.strip()
     at = text.lower().rfind("mailto:")  # also finds it in "CN=X:mailto:..." (Trenitalia)
     if at >= 0:
         text = text[at + 7 :]
     text = text.strip().strip("<>").lower()
     return text if "@" in text else None
+
+
+def _address(prop: object) -> str | None:
+    """The person's address. The EMAIL parameter (RFC 7986) wins when there is one: iCloud
+    writes a relay (2_...@imip.me.com) as the address and the person's own in EMAIL=, and
+    the same person must not count twice."""
+    params = getattr(prop, "params", None)
+    email = params.get("EMAIL") if params is not None else None
+    if isinstance(email, list):
+        email = email[0] if email else None
+    if email is not None:
+        own = _mailbox(str(email))
+        if own is not None:
+            return own
+    text = str(prop).strip()
+    if "@" not in text:
+        return None
+    return _mailbox(text)
 
 
 def _organizer(prop: object) -> Attendee | None:
@@ -396,10 +664,14 @@ def _organizer(prop: object) -> Attendee | None:
 
 
 def _cn(params: object) -> str | None:
+    """The CN. Unquoted, "CN=Smith, John" is a parameter list to icalendar; it is one name."""
     cn = params.get("CN") if hasattr(params, "get") else None
     if cn is None:
         return None
-    text = str(cn)
+    if isinstance(cn, (list, tuple)):
+        text = ", ".join(str(part).strip() for part in cn if str(part).strip())
+    else:
+        text = str(cn)
     return text or None
 
 

@@ -43,12 +43,27 @@ def to_aware(value: date | datetime, tz: tzinfo) -> datetime:
     return value
 
 
+def event_zone(event: VEvent, default_tz: tzinfo) -> tzinfo:
+    """The zone an event's naive times belong to: its DTSTART's, else `default_tz`.
+
+    A floating DTEND beside a zoned DTSTART (some booking sites write that) is wall time
+    where the meeting starts; read in the user's zone it can end before it starts.
+    """
+    prop = event.get("DTSTART")
+    value = getattr(prop, "dt", None)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.tzinfo
+    return default_tz
+
+
 def pin_floating_times(event: VEvent, default_tz: tzinfo) -> list[str]:
-    """Make every naive DATE-TIME of `event` aware in `default_tz`, in place.
+    """Make every naive DATE-TIME of `event` aware, in place: in its DTSTART's zone when that
+    has one (see event_zone), else in `default_tz`.
 
     Returns the unknown TZIDs met, so the caller can log them once. Dates stay dates: an
     all-day event has no zone, and the caller places it on the user's calendar days.
     """
+    default_tz = event_zone(event, default_tz)
     unknown: list[str] = []
     for name in _SINGLE:
         prop = event.get(name)

@@ -1,0 +1,93 @@
+"""The real-world corpus: every file's decisions, on every path that reads .ics text.
+
+tests/data/realworld holds calendars from five projects' test suites (icalendar, ical,
+khal, ical.js, ical.net), broken ones included; expected.toml says what becomes of each
+event. The local provider reads files with parse_calendar; Gmail, Graph and Maildir read
+invitation mails with parse_invitation_mail, which must agree with it.
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from followup.ical import ParsedCalendar
+from followup.ical.parse import ANSWER_METHODS
+
+from .corpus import (
+    EXPECTED,
+    ROOT,
+    corpus_files,
+    decisions,
+    meeting_decision,
+    name_of,
+    parse_as_mail,
+    parse_file,
+)
+
+FILES = corpus_files()
+EXPECTED_DECISIONS: dict[str, dict[str, str]] = tomllib.loads(EXPECTED.read_text("utf-8"))
+# Exception texts and internals that must never reach a user as a reason.
+_INTERNALS = ("Error", "Exception", "Traceback", "object has no attribute", "NoneType", "'")
+
+
+@cache
+def parsed_and_time(path: Path) -> tuple[ParsedCalendar, float]:
+    """Each file is parsed once for the whole module (and timed then)."""
+    began = time.perf_counter()
+    parsed = parse_file(path)
+    return parsed, time.perf_counter() - began
+
+
+def test_the_corpus_is_large_and_every_file_has_an_expectation() -> None:
+    assert len(FILES) >= 60
+    assert sorted(EXPECTED_DECISIONS) == sorted(name_of(p) for p in FILES)
+    for project in {p.relative_to(ROOT).parts[0] for p in FILES}:
+        readme = (ROOT / project / "README.md").read_text("utf-8")
+        assert "Licence:" in readme and len(readme) > 500  # the licence text itself
+
+
+@pytest.mark.parametrize("path", FILES, ids=name_of)
+def test_file_decisions(path: Path) -> None:
+    parsed, _ = parsed_and_time(path)
+    assert decisions(parsed) == EXPECTED_DECISIONS[name_of(path)]
+    content = [line.strip() for line in path.read_text("utf-8", errors="replace").splitlines()]
+    quotable = {line for line in content if len(line) >= 12}
+    for skip in parsed.skipped:
+        assert skip.reason.startswith((f"event {skip.event} in {path.name}: ", f"{path.name}: "))
+        assert not any(word in skip.reason for word in _INTERNALS), skip.reason
+        assert not any(line in skip.reason for line in quotable), skip.reason
+
+
+@pytest.mark.parametrize("path", FILES, ids=name_of)
+def test_the_invitation_mail_path_agrees(path: Path) -> None:
+    parsed, _ = parsed_and_time(path)
+    mailed = parse_as_mail(path, parsed)
+    if parsed.method in ANSWER_METHODS:
+        assert mailed.meetings == []
+        return
+    on_calendar = {m.uid for m in parsed.meetings}
+    assert {m.uid for m in mailed.meetings} <= on_calendar
+    assert sorted(mailed.errors) == sorted(f"{e}".replace(path.name, f"mail:{path.name}#0", 1)
+                                           for e in parsed.errors)
+    expected = decisions(parsed)
+    first: dict[str, object] = {}
+    for m in sorted(mailed.meetings, key=lambda m: m.start):
+        if m.uid in first:
+            continue
+        first[m.uid] = m
+        # The mail path keeps a capped series capped, and judges the same first occurrence.
+        if expected[m.uid] != "too_many_occurrences":
+            assert meeting_decision(m) == expected[m.uid], m.uid
+
+
+def test_the_whole_corpus_reads_in_a_few_seconds() -> None:
+    results = [parsed_and_time(p) for p in FILES]
+    meetings = sum(len(parsed.meetings) for parsed, _ in results)
+    elapsed = sum(seconds for _, seconds in results)
+    assert meetings > 10_000  # recurring series, capped at 1,000 each in a 50-year window
+    assert elapsed < 15, elapsed
