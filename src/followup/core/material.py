@@ -15,9 +15,10 @@ The shareable convention (case-insensitive markers, English, German, Spanish, Fr
    after it are removed; consecutive ``>`` lines form one paragraph, a line of ``>`` alone
    ends a paragraph. A ``>`` directly followed by a digit, ``=``, ``<``, ``>`` or a currency
    sign (``>50k``, ``>= 3 seats``) means "more than" and is *not* a quote.
-2. A line ``Share:`` (also ``Shareable:``, ``Teilen:``, ``Compartir:``, ``Partager:``,
-   optionally after a bullet) opens a shareable paragraph: the text after the colon and the
-   following lines, up to the next blank line.
+2. A line ``Share: text`` (also ``Shareable:``, ``Teilen:``, ``Compartir:``, ``Partager:``,
+   case-insensitive, optionally after a bullet) shares the text after the colon: that line
+   only, because the next line of quick notes is as likely to be a private remark. A marker
+   alone on its line (``Share:``) shares the lines below it, up to the next blank line.
 
 Everything else is private. `shareable` keeps the user's wording (lines joined with "\\n",
 paragraphs with a blank line).
@@ -93,10 +94,10 @@ _CUT = re.compile(
     r"\s+(?:"
     + _alternation("""
         but|because|if|since|as|so|though|although|unless|once|when|after|before|then|which|
-        who|whom|whose|while|where|incl|including|re|cause|cuz|bc|btw|fyi|also|pls|please|
-        aber|weil|wenn|falls|ob|denn|sondern|dann|nachdem|bevor|sobald|damit|obwohl|also|
-        pero|porque|aunque|cuando|luego|después|antes|mientras|pues|ya que|si|
-        mais|parce que|car|quand|puis|lorsque|après|avant|pendant|puisque|bien que
+        who|whom|whose|that|while|where|incl|including|re|cause|cuz|bc|btw|fyi|also|pls|please|
+        aber|weil|wenn|falls|ob|denn|sondern|dann|nachdem|bevor|sobald|damit|obwohl|dass|
+        pero|porque|aunque|cuando|luego|después|antes|mientras|pues|ya que|si|que|
+        mais|parce que|car|quand|puis|lorsque|après|avant|pendant|puisque|bien que|qui
     """)
     + r")(?:\s+|$)",
     re.IGNORECASE,
@@ -167,7 +168,9 @@ _JUDGEMENT = re.compile(
     + _alternation("""
         don['’]?t|do not|won['’]?t|will not|not|never|no|nope|
         lean|leans|leaning|seem|seems|seemed|seeming|bored|boring|hire|hiring|no-hire|
-        floor|ceiling|walk-?away|batna|off the record|off-the-record|otr|confidential|
+        floor|ceiling|walk-?away|walk away|batna|hate|hates|hated|dislike|dislikes|sucks|
+        terrible|awful|bad|crap|useless|stupid|dumb|lame|worst|
+        off the record|off-the-record|otr|confidential|
         confidentially|internal|internally|private|privately|secret|secretly|between us|
         gut|vibe|vibes|red flag|weak|arrogant|rude|pushy|desperate|annoying|meh|lol|ugh|hmm|
         liked|loved|hated|disliked|think|thought|feel|feels|felt|maybe|probably|perhaps|
@@ -673,9 +676,11 @@ def _shareable(private: str) -> str:
             continue
         if marker:
             close()
-            in_marker = True
             if marker.group("rest").strip():
                 current.append(marker.group("rest"))
+                close()
+            else:
+                in_marker = True
             continue
         if _QUOTE.match(line):
             text = _unquote(line)
@@ -916,6 +921,12 @@ def _prefix_blocks(prefix: str, *, intro: bool) -> bool:
     return intro and bool(_FIRST_PERSON.search(prefix))
 
 
+def _search(pattern: re.Pattern[str], body: str) -> re.Match[str] | None:
+    """A match in the clause, or in its part before any aside: German puts the verb last
+    ("Whitepaper schicken, aber ...")."""
+    return pattern.search(body) or pattern.search(_cut(body))
+
+
 def _promises_in(clause: str, title: str) -> list[tuple[Literal["send", "intro", "do"], str]]:
     body = _NEXT_PREFIX.sub("", _TODO.sub("", clause, count=1).strip(), count=1)
     explicit: _Language | None = None
@@ -930,7 +941,7 @@ def _promises_in(clause: str, title: str) -> list[tuple[Literal["send", "intro",
 
     found: list[tuple[Literal["send", "intro", "do"], str]] = []
     for pattern in (*(p for lang in LANGUAGES for p in lang.intro), _INTRO_ANY):
-        match = pattern.search(body)
+        match = _search(pattern, body)
         if not match or _prefix_blocks(body[: match.start()], intro=True):
             continue
         groups = match.groupdict()
@@ -943,7 +954,7 @@ def _promises_in(clause: str, title: str) -> list[tuple[Literal["send", "intro",
             return found
     for lang in LANGUAGES:
         for pattern in lang.send:
-            match = pattern.search(body)
+            match = _search(pattern, body)
             if not match or _prefix_blocks(body[: match.start()], intro=False):
                 continue
             item = _send_item(match.group("rest"), lang)
@@ -976,9 +987,19 @@ def _next_step_in(clause: str) -> str | None:
                 continue
             words = rest.split()
             if how == "wants":
-                lead = words[1:4] if words[0].lower() in _DETERMINERS else words[:3]
-                if not _has_any(" ".join(lead), lang.events):
+                # Only "[a] [quick] demo": what follows the event is the user's own remark.
+                skip = 1 if words[0].lower() in _DETERMINERS else 0
+                event = next(
+                    (
+                        i
+                        for i in range(skip, min(skip + 3, len(words)))
+                        if _has_any(words[i], lang.events)
+                    ),
+                    None,
+                )
+                if event is None:
                     continue
+                rest = " ".join(words[: event + 1])
             elif how == "marker" and not _has_any(rest, _PURPOSES):
                 continue
             if lang is ENGLISH and how != "topic":
