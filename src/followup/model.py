@@ -225,6 +225,15 @@ class Skip:
 
 
 @dataclass(frozen=True, slots=True)
+class Card:
+    """A person's card in the user's own address book, as far as a greeting needs it."""
+
+    email: str
+    name: str | None = None  # the card's formatted name ("Klaus Weber")
+    given_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Interaction:
     """The latest mail exchanged with a person: either direction."""
 

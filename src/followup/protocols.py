@@ -6,7 +6,7 @@ followup.providers; it never imports another provider.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 from followup.model import (
     BlockPayload,
     CalendarChanges,
+    Card,
     ContactPayload,
     DraftPayload,
     Interaction,
@@ -58,6 +59,12 @@ class MailHistory(Protocol):
 
         Addresses with no such message are absent from the result.
         """
+        ...
+
+
+class AddressBook(Protocol):
+    def lookup(self, emails: Sequence[str]) -> dict[str, Card]:
+        """The user's own cards for these addresses (absent: no card). Read-only."""
         ...
 
 
@@ -128,3 +135,9 @@ class Account:
     blocks: BlockTarget
     self_addresses: tuple[str, ...] = ()  # addresses the provider knows are the user's own
     where_drafts_are: str = "your Drafts folder"  # for block descriptions
+    # The user's address book, read before a first note (a known person is greeted by the
+    # card's name and not told "good to meet you"); None where the provider cannot.
+    address_book: AddressBook | None = None
+    # A link to a written draft for the block's description: (key, remote id, Message-ID)
+    # -> a URL or a path; None where the provider has no way to point at one.
+    draft_link: Callable[[str, str | None, str], str | None] | None = None

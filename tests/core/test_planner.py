@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from followup import keys
-from followup.config import ScheduleConfig
+from followup.config import DraftsConfig, ScheduleConfig
 from followup.core.compose import Composer
+from followup.core.material import read_material
 from followup.core.planner import (
+    MeetingPlan,
     PersonState,
     PlanContext,
+    draft_groups,
     first_touch_due,
     first_touch_window,
     nurture_due,
     plan_first_touch,
+    plan_first_touch_block,
     plan_nurture,
 )
 from followup.core.slots import is_working_time
@@ -27,17 +33,21 @@ from followup.model import (
     DraftPayload,
     Interaction,
     Interval,
+    Meeting,
+    PartStat,
     WriteIntent,
     WriteKind,
 )
 
 from .factories import BERLIN, BOB, JANE, ME, SCHEDULE, USER, local, meeting
 
-MEETING = meeting(ME, JANE, BOB, location="Café Einstein, Berlin")  # Tue 3 March 10-11
-AFTER = MEETING.end + timedelta(minutes=10)
+NOTES = "Jane: benchmarks lead. Lean no on pricing.\nPromised: send the Q3 article"
+MEETING = meeting(ME, JANE, BOB, location="Café Einstein, Berlin", description=NOTES)
+AFTER = MEETING.end + timedelta(minutes=10)  # Tue 3 March 11:10
 
 
-def ctx(now: datetime = AFTER, schedule: ScheduleConfig = SCHEDULE) -> PlanContext:
+def ctx(now: datetime = AFTER, schedule: ScheduleConfig = SCHEDULE,
+        drafts: DraftsConfig | None = None) -> PlanContext:
     return PlanContext(
         account="work",
         now=now,
@@ -45,112 +55,179 @@ def ctx(now: datetime = AFTER, schedule: ScheduleConfig = SCHEDULE) -> PlanConte
         schedule=schedule,
         composer=Composer(USER),
         where_drafts_are="your Drafts folder",
+        drafts=drafts or DraftsConfig(),
     )
 
 
-def by_kind(intents: list[WriteIntent]) -> dict[WriteKind, WriteIntent]:
-    assert len({i.kind for i in intents}) == len(intents)
-    return {i.kind: i for i in intents}
-
-
-def test_a_new_person_gets_a_contact_a_draft_and_a_block() -> None:
-    result = plan_first_touch(
-        ctx(), MEETING, JANE, others=[BOB], interaction=None, busy=[], taken=[]
+def plan(
+    people: Sequence[Attendee] = (JANE,),
+    *,
+    m: Meeting = MEETING,
+    now: datetime = AFTER,
+    interactions: dict[str, Interaction] | None = None,
+    busy: Sequence[Interval] = (),
+    offers: Sequence[Interval] = (),
+    drafts: DraftsConfig | None = None,
+) -> MeetingPlan:
+    return plan_first_touch(
+        ctx(now, drafts=drafts), m, people, material=read_material(m.description),
+        interactions=interactions or {}, busy=busy, taken=[], offers=offers,
     )
+
+
+def kinds(p: MeetingPlan) -> list[WriteKind]:
+    return [i.kind for i in p.intents]
+
+
+def the_draft(p: MeetingPlan) -> DraftPayload:
+    [draft] = [i.payload for i in p.intents if i.kind is WriteKind.DRAFT]
+    assert isinstance(draft, DraftPayload)
+    return draft
+
+
+def test_a_new_person_gets_a_contact_and_a_draft_and_the_meeting_a_block() -> None:
+    result = plan()
     assert result.skips == []
-    intents = by_kind(result.intents)
-    assert set(intents) == {WriteKind.CONTACT, WriteKind.DRAFT, WriteKind.BLOCK}
-    for kind, intent in intents.items():
+    assert kinds(result) == [WriteKind.CONTACT, WriteKind.DRAFT]
+    for intent in result.intents:
         assert intent.key == keys.touch_key(
-            "work", MEETING.uid, MEETING.occurrence, JANE.email, 0, kind.value
+            "work", MEETING.uid, MEETING.occurrence, JANE.email, 0, intent.kind.value
         )
         assert (intent.person, intent.touch, intent.meeting_uid) == (JANE.email, 0, MEETING.uid)
         assert intent.occurrence == MEETING.occurrence
         assert intent.due == first_touch_due(MEETING, SCHEDULE) == AFTER
 
-    contact = intents[WriteKind.CONTACT].payload
+    contact = result.intents[0].payload
     assert isinstance(contact, ContactPayload)
     assert (contact.email, contact.given_name, contact.family_name) == (JANE.email, "Jane", "Doe")
     assert contact.organization == "Acme Corp"
-    assert contact.note == "Met at Benchmark chat, 3 March 2026 (Café Einstein, Berlin)"
+    # The card is the user's own: the private notes go there (and onto the block).
+    assert contact.note == (
+        "Met at Benchmark chat, 3 March 2026 (Café Einstein, Berlin). "
+        "Notes: Jane: benchmarks lead. Lean no on pricing. Promised: send the Q3 article"
+    )
+    draft = the_draft(result)
+    assert draft.message_id == keys.message_id(result.intents[1].key)
+    assert "Lean no" not in draft.body and "pricing" not in draft.body
 
-    draft = intents[WriteKind.DRAFT].payload
-    assert isinstance(draft, DraftPayload)
-    assert draft.message_id == keys.message_id(intents[WriteKind.DRAFT].key)
-
-    block = intents[WriteKind.BLOCK].payload
+    placed = plan_first_touch_block(ctx(), [result], busy=[], taken=[])
+    assert placed is not None
+    block_intent, interval = placed
+    block = block_intent.payload
     assert isinstance(block, BlockPayload)
     assert (block.start, block.end) == (local(2026, 3, 3, 11, 10), local(2026, 3, 3, 11, 25))
-    assert result.block == Interval(block.start, block.end)
+    assert interval == Interval(block.start, block.end)
     assert block.summary == "Send follow-up to Jane Doe, Acme Corp"
+    assert block.draft_keys == (result.intents[1].key,)
+    assert "Lean no on pricing" in block.description
 
 
 def test_keys_are_stable_across_runs_and_differ_per_person() -> None:
     def key_set(person: Attendee, now: datetime) -> list[str]:
-        r = plan_first_touch(
-            ctx(now), MEETING, person, others=[], interaction=None, busy=[], taken=[]
-        )
-        return [i.key for i in r.intents]
+        return [i.key for i in plan([person], now=now).intents]
 
     assert key_set(JANE, AFTER) == key_set(JANE, AFTER + timedelta(hours=3))
     assert not set(key_set(JANE, AFTER)) & set(key_set(BOB, AFTER))
 
 
-def test_proposed_slots_avoid_the_block_and_busy_time() -> None:
+def test_proposed_slots_avoid_busy_time_and_start_after_the_send_day() -> None:
     busy = [Interval(local(2026, 3, 4, 0), local(2026, 3, 4, 23))]  # Wednesday is full
-    result = plan_first_touch(
-        ctx(), MEETING, JANE, others=[], interaction=None, busy=busy, taken=[]
-    )
-    draft = by_kind(result.intents)[WriteKind.DRAFT].payload
-    assert isinstance(draft, DraftPayload)
-    assert "Wednesday 4 March" not in draft.body
-    assert "Thursday 5 March 2026" in draft.body
-    assert "Friday 6 March 2026" in draft.body
+    body = the_draft(plan(busy=busy)).body
+    assert "Tuesday 3 March" not in body and "Wednesday 4 March" not in body
+    assert "Thursday 5 March" in body and "Friday 6 March" in body
 
 
-def test_two_people_from_one_meeting_get_blocks_that_do_not_overlap() -> None:
-    first = plan_first_touch(
-        ctx(), MEETING, JANE, others=[BOB], interaction=None, busy=[], taken=[]
-    )
-    assert first.block is not None
-    second = plan_first_touch(
-        ctx(), MEETING, BOB, others=[JANE], interaction=None, busy=[], taken=[first.block]
-    )
-    assert second.block is not None
-    assert not first.block.overlaps(second.block)
+def test_people_of_one_company_share_a_draft_and_others_get_their_own() -> None:
+    jim = Attendee("jim@acme-corp.com", "Jim Beam", PartStat.ACCEPTED)
+    m = meeting(ME, JANE, jim, BOB, description=NOTES)
+    result = plan([JANE, jim, BOB], m=m)
+    drafts = [i.payload for i in result.intents if i.kind is WriteKind.DRAFT]
+    assert [[a for _, a in d.to] for d in drafts if isinstance(d, DraftPayload)] == [
+        [JANE.email, jim.email], [BOB.email]]
+    assert result.drafted == {JANE.email: result.intents[3].key, jim.email: result.intents[3].key,
+                              BOB.email: result.intents[4].key}
+    one = plan([JANE, jim, BOB], m=m, drafts=DraftsConfig(group_by="meeting"))
+    assert kinds(one).count(WriteKind.DRAFT) == 1
+
+
+def test_webmail_addresses_are_nobodys_company() -> None:
+    a = Attendee("ann@gmail.com", "Ann")
+    b = Attendee("ben@gmail.com", "Ben")
+    assert draft_groups([a, b], "company") == [[a], [b]]
+
+
+def test_no_slot_goes_to_more_than_two_open_drafts() -> None:
+    # The same three slots were offered twice already: new proposals must avoid them.
+    first = plan()
+    offered = [s for _, slots in first.offers for s in slots]
+    assert len(offered) == 3
+    second = plan(offers=offered)
+    shared = [s for _, slots in second.offers for s in slots]
+    assert not set(shared) & set(offered)  # unoffered slots come first
+    third = plan(offers=[*offered, *offered])
+    assert not set(s for _, slots in third.offers for s in slots) & set(offered)
+
+
+def test_slots_fit_both_working_days_when_the_other_side_is_far_away() -> None:
+    la = dataclasses.replace(MEETING, timezone="America/Los_Angeles")
+    result = plan(m=la)
+    [(_, slots)] = result.offers
+    pacific = ZoneInfo("America/Los_Angeles")
+    for slot in slots:
+        assert is_working_time(SCHEDULE, BERLIN, slot)
+        assert is_working_time(SCHEDULE, pacific, slot)
+    body = the_draft(result).body
+    assert "your time (Los Angeles) / " in body and " Berlin" in body
+
+
+def test_a_block_for_several_drafts_is_sized_to_the_work() -> None:
+    jim = Attendee("jim@initech.com", "Jim Beam", PartStat.ACCEPTED)
+    m = meeting(ME, JANE, jim, BOB, description=NOTES, title="FactoryTech 2026")
+    result = plan([JANE, jim, BOB], m=m)
+    placed = plan_first_touch_block(ctx(), [result], busy=[], taken=[])
+    assert placed is not None
+    block = placed[0].payload
+    assert isinstance(block, BlockPayload)
+    assert block.summary == "Send 3 follow-ups from FactoryTech 2026"
+    assert block.end - block.start == timedelta(minutes=25)
+
+
+def test_a_block_keeps_clear_of_offered_slots_and_busy_time() -> None:
+    result = plan()
+    offered = [s for _, slots in result.offers for s in slots]
+    busy = [Interval(local(2026, 3, 3, 11), local(2026, 3, 3, 17, 30))]
+    placed = plan_first_touch_block(ctx(), [result], busy=[*busy, *offered], taken=[])
+    assert placed is not None
+    _, interval = placed
+    assert not any(interval.overlaps(b) for b in [*busy, *offered])
 
 
 @pytest.mark.parametrize("direction", ["sent", "received"])
 def test_mail_after_the_meeting_means_no_draft_and_no_block(direction: str) -> None:
     mail = Interaction(JANE.email, MEETING.end + timedelta(minutes=5), direction)
-    result = plan_first_touch(ctx(), MEETING, JANE, others=[], interaction=mail, busy=[], taken=[])
-    assert [i.kind for i in result.intents] == [WriteKind.CONTACT]
+    result = plan(interactions={JANE.email: mail})
+    assert kinds(result) == [WriteKind.CONTACT]
     assert [s.code for s in result.skips] == ["already_in_touch"]
-    assert result.block is None
+    assert plan_first_touch_block(ctx(), [result], busy=[], taken=[]) is None
 
 
 def test_mail_from_before_the_meeting_does_not_count() -> None:
     mail = Interaction(JANE.email, MEETING.start - timedelta(days=2), "received")
-    result = plan_first_touch(ctx(), MEETING, JANE, others=[], interaction=mail, busy=[], taken=[])
-    assert len(result.intents) == 3
+    assert kinds(plan(interactions={JANE.email: mail})) == [WriteKind.CONTACT, WriteKind.DRAFT]
 
 
 def test_past_the_deadline_only_the_contact_is_written() -> None:
-    late = MEETING.end + timedelta(hours=72)
-    result = plan_first_touch(
-        ctx(late), MEETING, JANE, others=[], interaction=None, busy=[], taken=[]
-    )
-    assert [i.kind for i in result.intents] == [WriteKind.CONTACT]
+    result = plan(now=MEETING.end + timedelta(hours=72))
+    assert kinds(result) == [WriteKind.CONTACT]
     assert [s.code for s in result.skips] == ["past_deadline"]
 
 
 def test_a_late_start_still_places_the_block_in_time() -> None:
     # The daemon was down; it is now Thursday 9:00, within the 72 h of Tuesday 11:00.
     now = local(2026, 3, 5, 9)
-    result = plan_first_touch(
-        ctx(now), MEETING, JANE, others=[], interaction=None, busy=[], taken=[]
-    )
-    assert result.block == Interval(now, now + timedelta(minutes=15))
+    result = plan(now=now)
+    placed = plan_first_touch_block(ctx(now), [result], busy=[], taken=[])
+    assert placed is not None and placed[1] == Interval(now, now + timedelta(minutes=15))
 
 
 def test_first_touch_window_covers_the_deadline_and_the_proposals() -> None:

@@ -28,7 +28,7 @@ def test_undo_leaves_the_provider_as_it_was_before_the_first_cycle(world: World)
 
     assert p.snapshot() == before
     assert not report.kept and not report.errors
-    assert len(report.removed) == 7  # 2 contacts + 1 "met again" note, 2 drafts, 2 blocks
+    assert len(report.removed) == 6  # 2 contacts + 1 "met again" note, 2 drafts, 1 block
     assert [n.text for n in p.contacts_for(JANE.email)[0].notes] == ["Jane's own note"]
     left = world.ledger.writes(world.account.name, states=[WriteState.DONE])
     assert left == []

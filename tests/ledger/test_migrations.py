@@ -25,6 +25,7 @@ TABLES = {
     "writes",
     "accounts",
     "skips",
+    "offers",
 }
 
 

@@ -19,23 +19,30 @@ import jinja2.sandbox
 
 from followup import keys
 from followup.config import UserConfig
+from followup.core.drafting import BlockItem, FirstNote, first_touch_block, first_touch_draft
 from followup.core.names import PersonName, organization_from_email, parse_name
-from followup.core.notes import user_notes
 from followup.core.state import PersonState
 from followup.core.text import (
     format_date,
     format_short_date,
-    format_slot,
     meeting_place,
     meeting_title,
     one_line,
 )
-from followup.model import Attendee, BlockPayload, DraftPayload, Interval, Meeting
+from followup.model import BlockPayload, DraftPayload, Meeting
 
 FIRST_TOUCH_TEMPLATE = "first_touch.txt.j2"
 NURTURE_TEMPLATE = "nurture.txt.j2"
 BLOCK_TEMPLATE = "block.txt.j2"
-TEMPLATES = (FIRST_TOUCH_TEMPLATE, NURTURE_TEMPLATE, BLOCK_TEMPLATE)
+FIRST_TOUCH_BLOCK_TEMPLATE = "first_touch_block.txt.j2"
+TEMPLATES = (
+    FIRST_TOUCH_TEMPLATE, "first_touch.de.txt.j2", "first_touch.es.txt.j2",
+    "first_touch.fr.txt.j2", NURTURE_TEMPLATE, BLOCK_TEMPLATE, FIRST_TOUCH_BLOCK_TEMPLATE,
+)
+
+
+# How much of the private notes a contact card's note carries (one line).
+CARD_NOTES = 600
 
 
 class TemplateProblem(ValueError):
@@ -71,15 +78,21 @@ class Person:
         return who
 
 
-def contact_note(meeting: Meeting, tz: ZoneInfo, *, again: bool = False) -> str:
-    """ "Met at <title>, <date>[ (<place>)]": one line for the address book.
+def contact_note(
+    meeting: Meeting, tz: ZoneInfo, *, again: bool = False, notes: str = ""
+) -> str:
+    """ "Met at <title>, <date>[ (<place>)][. Notes: ...]": one line for the address book.
 
     `again`: "Met again at ...", for someone whose card already tells of an earlier meeting.
+    `notes`: the user's private notes from the event (the card is the user's own), flattened.
     """
     place = meeting_place(meeting)
     met = "Met again at" if again else "Met at"
     note = f"{met} {meeting_title(meeting)}, {format_short_date(meeting.start, tz)}"
-    return one_line(f"{note} ({place})" if place else note, 300)
+    note = f"{note} ({place})" if place else note
+    if notes.strip():
+        note = f"{one_line(note, 300)}. Notes: {one_line(notes, CARD_NOTES)}"
+    return one_line(note, 300 + CARD_NOTES + 10)
 
 
 def _header_name(name: str | None) -> str | None:
@@ -125,53 +138,44 @@ class Composer:
             out.append(line)
         return "\n".join(out).strip("\n") + "\n"
 
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        """A template rendered to plain text (for core.drafting and the composer's own)."""
+        return self._render(name, context)
+
     def _user_context(self) -> dict[str, str]:
+        return self.user_context(self.user.language)
+
+    def user_context(self, language: str) -> dict[str, str]:
+        """The user as a template sees them; the intro line only in the draft's language."""
+        intro = self.user.intros.get(language)  # type: ignore[call-overload]
+        if intro is None:
+            intro = self.user.intro if language == self.user.language else ""
         return {
             "name": self.user.name,
-            "intro": self.user.intro.strip(),
+            "intro": intro.strip(),
             "signature": self.user.signature.strip("\n"),
         }
 
-    def _from(self) -> tuple[str | None, str] | None:
+    def from_address(self) -> tuple[str | None, str] | None:
         if not self.user.addresses:
             return None
         return (_header_name(self.user.name), self.user.addresses[0])
 
+    _from = from_address
+
     def first_touch(
         self,
-        meeting: Meeting,
-        person: Attendee,
+        note: FirstNote,
         *,
-        others: Sequence[Attendee],
-        slots: Sequence[Interval],
-        key: str,
+        now: datetime,
         tz: ZoneInfo,
+        booking_url: str = "",
+        slot_minutes: int = 30,
     ) -> DraftPayload:
-        """The first follow-up to `person` after `meeting` (PLAYBOOK §2)."""
-        who = Person.of(person.email, person.name)
-        title = meeting_title(meeting)
-        context = {
-            "greeting_name": who.greeting,
-            "person": who,
-            "meeting": {
-                "title": title,
-                "date": format_date(meeting.start, tz),
-                "place": meeting_place(meeting),
-            },
-            "notes": user_notes(meeting.description),
-            "slots": [format_slot(s, tz) for s in slots],
-            "slot_minutes": (
-                int((slots[0].end - slots[0].start).total_seconds() // 60) if slots else 0
-            ),
-            "others": [Person.of(o.email, o.name).label for o in others],
-            "user": self._user_context(),
-        }
-        return DraftPayload(
-            to=((_header_name(who.name), person.email),),
-            subject=one_line(f"Following up on {title}", 200),
-            body=self._render(FIRST_TOUCH_TEMPLATE, context),
-            message_id=keys.message_id(key),
-            from_addr=self._from(),
+        """The first follow-up to the people of one meeting who share a draft (PLAYBOOK §2).
+        The meeting's description is private: see core.drafting."""
+        return first_touch_draft(
+            self, note, now=now, tz=tz, booking_url=booking_url, slot_minutes=slot_minutes
         )
 
     def nurture(self, state: PersonState, *, key: str, tz: ZoneInfo) -> DraftPayload:
@@ -195,8 +199,7 @@ class Composer:
 
     def first_touch_block(
         self,
-        meeting: Meeting,
-        person: Attendee,
+        items: Sequence[BlockItem],
         *,
         start: datetime,
         end: datetime,
@@ -204,23 +207,11 @@ class Composer:
         where_drafts_are: str,
         tz: ZoneInfo,
     ) -> BlockPayload:
-        """The calendar block that reminds the user to send the first follow-up."""
-        who = Person.of(person.email, person.name)
-        people = [{"label": who.label, "email": who.email, "why": contact_note(meeting, tz)}]
-        return BlockPayload(
-            summary=one_line(f"Send follow-up to {who.label}", 200),
-            description=self._render(
-                BLOCK_TEMPLATE,
-                {
-                    "people": people,
-                    "first_touch": True,
-                    "where_drafts_are": where_drafts_are,
-                    "conflict": conflict,
-                },
-            ),
-            start=start,
-            end=end,
-            conflict=conflict,
+        """The calendar block that reminds the user to send the first follow-ups of one or
+        more meetings, with the private notes, the promises and the offered times."""
+        return first_touch_block(
+            self, items, start=start, end=end, conflict=conflict,
+            where_drafts_are=where_drafts_are, tz=tz,
         )
 
     def nurture_block(

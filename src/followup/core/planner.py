@@ -7,13 +7,23 @@ clock, it returns WriteIntents with stable keys. The engine records and applies 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from followup import keys
-from followup.config import WEEKDAYS, ScheduleConfig, UserConfig
+from followup.config import WEEKDAYS, DraftsConfig, ScheduleConfig, UserConfig
 from followup.core.compose import Composer, contact_note
+from followup.core.drafting import (
+    BlockDraft,
+    BlockItem,
+    FirstNote,
+    Recipient,
+    note_language,
+    person_label,
+)
+from followup.core.material import Material
 from followup.core.names import organization_from_email, parse_name
 from followup.core.slots import (
     PROPOSAL_WORKING_DAYS,
@@ -21,7 +31,9 @@ from followup.core.slots import (
     free_slots,
     place_block,
     propose_slots,
+    working_windows,
 )
+from followup.core.slottext import format_slot, same_clock
 from followup.core.state import PersonState
 from followup.model import (
     Attendee,
@@ -35,13 +47,14 @@ from followup.model import (
 )
 
 __all__ = [
-    "FirstTouch",
+    "MeetingPlan",
     "PersonState",
     "PlanContext",
     "first_touch_due",
     "first_touch_window",
     "nurture_due",
     "plan_first_touch",
+    "plan_first_touch_block",
     "plan_nurture",
 ]
 
@@ -49,6 +62,9 @@ ALREADY_IN_TOUCH = "already_in_touch"
 PAST_DEADLINE = "past_deadline"
 # How far after a nurture touch is due its block may go.
 NURTURE_SEARCH_DAYS = 14
+# A first-touch block grows by this for each draft beyond the first, up to the maximum.
+EXTRA_MINUTES_PER_DRAFT = 5
+MAX_FIRST_TOUCH_BLOCK_MINUTES = 60
 
 
 @dataclass(frozen=True)
@@ -59,13 +75,7 @@ class PlanContext:
     schedule: ScheduleConfig
     composer: Composer
     where_drafts_are: str  # e.g. "your Gmail Drafts folder", for block descriptions
-
-
-@dataclass
-class FirstTouch:
-    intents: list[WriteIntent]
-    skips: list[Skip] = field(default_factory=list)
-    block: Interval | None = None  # where the block went, to add to `taken` for the next person
+    drafts: DraftsConfig = field(default_factory=DraftsConfig)
 
 
 def first_touch_due(meeting: Meeting, schedule: ScheduleConfig) -> datetime:
@@ -85,12 +95,17 @@ def first_touch_window(meeting: Meeting, now: datetime, schedule: ScheduleConfig
 
 
 def contact_intent(
-    ctx: PlanContext, meeting: Meeting, person: Attendee, *, again: bool = False
+    ctx: PlanContext,
+    meeting: Meeting,
+    person: Attendee,
+    *,
+    again: bool = False,
+    notes: str = "",
 ) -> WriteIntent:
     """Create the person's card, or annotate the existing one, with a note of this meeting.
 
     `again`: someone followup met before ("Met again at ..."): the engine uses it instead of
-    a first touch.
+    a first touch. `notes`: the user's private notes from the event; the card is the user's.
     """
     tz = ctx.user.tz
     name = parse_name(person.name)
@@ -100,7 +115,7 @@ def contact_intent(
         given_name=name.given,
         family_name=name.family,
         organization=organization_from_email(person.email),
-        note=contact_note(meeting, tz, again=again),
+        note=contact_note(meeting, tz, again=again, notes=notes),
     )
     return WriteIntent(
         key=keys.touch_key(
@@ -116,94 +131,285 @@ def contact_intent(
     )
 
 
+@dataclass
+class MeetingPlan:
+    """The first touch for the new people of one meeting: their cards, the drafts (one per
+    company or one for the meeting), and what its block will list. The block itself is
+    placed by `plan_first_touch_block`, for one meeting or a half-day's batch of them."""
+
+    meeting: Meeting
+    intents: list[WriteIntent] = field(default_factory=list)  # contacts and drafts
+    skips: list[Skip] = field(default_factory=list)
+    block_item: BlockItem | None = None  # None: no draft, so nothing to send
+    offers: list[tuple[str, list[Interval]]] = field(default_factory=list)  # draft key, slots
+    drafted: dict[str, str] = field(default_factory=dict)  # person -> their draft's key
+
+
+def draft_groups(
+    people: Sequence[Attendee], group_by: str
+) -> list[list[Attendee]]:
+    """Who shares a draft: everyone (group_by "meeting"), or the people of one company; a
+    webmail address is nobody's company, so its owner gets a draft of their own."""
+    if group_by == "meeting":
+        return [list(people)] if people else []
+    groups: dict[str, list[Attendee]] = {}
+    for p in people:
+        company = organization_from_email(p.email)
+        groups.setdefault(company.lower() if company else f"person:{p.email}", []).append(p)
+    return list(groups.values())
+
+
+def their_zone(meeting: Meeting, user_tz: ZoneInfo) -> ZoneInfo | None:
+    """The other side's zone when the meeting says it and its clock differs from the user's
+    (an event written in Los Angeles time for a user in Berlin)."""
+    if not meeting.timezone:
+        return None
+    try:
+        zone = ZoneInfo(meeting.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    if same_clock(zone, user_tz, meeting.start):
+        return None
+    return zone
+
+
+def _proposal_busy(
+    ctx: PlanContext,
+    occupied: Sequence[Interval],
+    offers: Sequence[Interval],
+    their_tz: ZoneInfo | None,
+    window: Interval,
+    *,
+    allow_shared: bool,
+) -> list[Interval]:
+    """Busy time for proposing slots: the user's, the slots already offered (all of them, or
+    only those offered as often as allowed), and, for someone in another zone, the hours
+    outside their working day."""
+    limit = 1 if not allow_shared else ctx.drafts.max_offers_per_slot
+    counts: dict[tuple[datetime, datetime], int] = {}
+    for o in offers:
+        counts[(o.start, o.end)] = counts.get((o.start, o.end), 0) + 1
+    full = [Interval(s, e) for (s, e), n in counts.items() if n >= limit]
+    busy = [*occupied, *full]
+    if their_tz is not None:
+        busy.extend(_outside_working_hours(ctx, their_tz, window))
+    return busy
+
+
+def _outside_working_hours(ctx: PlanContext, tz: ZoneInfo, window: Interval) -> list[Interval]:
+    """The complement of working hours in `tz` over `window` (we assume the other side keeps
+    the user's working hours, in their own zone)."""
+    gaps: list[Interval] = []
+    cursor = window.start
+    for w in working_windows(ctx.schedule, tz, window.start, window.end):
+        if w.start > cursor:
+            gaps.append(Interval(cursor, w.start))
+        cursor = max(cursor, w.end)
+    if cursor < window.end:
+        gaps.append(Interval(cursor, window.end))
+    return gaps
+
+
+def _propose(
+    ctx: PlanContext,
+    after: datetime,
+    occupied: Sequence[Interval],
+    offers: Sequence[Interval],
+    their_tz: ZoneInfo | None,
+) -> list[Interval]:
+    """Slots for one draft: unoffered ones first; slots already offered to another open
+    draft only when too few are free (never beyond max_offers_per_slot)."""
+    wanted = ctx.schedule.proposed_slots
+    if wanted <= 0 or ctx.drafts.booking_url:
+        return []
+    window = Interval(after, after + timedelta(days=2 * PROPOSAL_WORKING_DAYS + 4))
+    tz = ctx.user.tz
+    slots: list[Interval] = []
+    for shared in (False, True):
+        busy = _proposal_busy(ctx, occupied, offers, their_tz, window, allow_shared=shared)
+        found = propose_slots(after, busy=[*busy, *slots], schedule=ctx.schedule, tz=tz,
+                              count=wanted - len(slots))
+        slots = sorted([*slots, *found], key=lambda s: s.start)
+        if len(slots) >= wanted:
+            break
+    return slots
+
+
+def _send_day_start(ctx: PlanContext, meeting: Meeting) -> datetime:
+    """When the user will likely send the draft: the first working time after the meeting's
+    end plus grace (proposals start on the working day after it)."""
+    earliest = max(ctx.now, first_touch_due(meeting, ctx.schedule))
+    window = next(
+        working_windows(ctx.schedule, ctx.user.tz, earliest, earliest + timedelta(days=14)),
+        None,
+    )
+    return window.start if window is not None else earliest
+
+
 def plan_first_touch(
     ctx: PlanContext,
     meeting: Meeting,
-    person: Attendee,
+    people: Sequence[Attendee],
     *,
-    others: Sequence[Attendee],
-    interaction: Interaction | None,
+    material: Material,
+    interactions: Mapping[str, Interaction],
+    recipients: Mapping[str, Recipient] | None = None,
     busy: Sequence[Interval],
     taken: Sequence[Interval],
-) -> FirstTouch:
-    """The writes for one new person after a meeting (PLAYBOOK §1, §2, §4).
+    offers: Sequence[Interval] = (),
+    others: Sequence[Attendee] = (),
+) -> MeetingPlan:
+    """The writes for the new people of one meeting (PLAYBOOK §1, §2, §4).
 
-    Always a CONTACT (create, or annotate the existing card). Also a DRAFT and a BLOCK, unless
-    mail went either way after the meeting (`already_in_touch`) or the deadline has passed
-    (`past_deadline`). `taken`: blocks placed earlier in this cycle, kept clear of.
+    Each person gets a CONTACT (create, or annotate the existing card, with the private
+    notes). Those not already in touch since the meeting (`already_in_touch`), while the
+    deadline has not passed (`past_deadline`), share DRAFTs by company (or one for the
+    meeting), each proposing slots nobody else holds too often (`offers`), in both zones
+    when the other side is elsewhere. `others`: who else was there, for the block.
     """
     schedule = ctx.schedule
-    tz = ctx.user.tz
-    contact = contact_intent(ctx, meeting, person)
-    result = FirstTouch(intents=[contact])
-
-    if interaction is not None and interaction.at >= meeting.end:
-        who = "You wrote to them" if interaction.direction == "sent" else "They wrote to you"
-        result.skips.append(
-            Skip(
-                person.email,
-                ALREADY_IN_TOUCH,
-                f"{who} after the meeting: no follow-up draft needed.",
-            )
-        )
-        return result
+    plan = MeetingPlan(meeting)
+    plan.intents.extend(
+        contact_intent(ctx, meeting, p, notes=material.private) for p in people
+    )
     deadline = meeting.end + timedelta(hours=schedule.deadline_hours)
     block_minutes = timedelta(minutes=schedule.block_minutes)
     if max(ctx.now, first_touch_due(meeting, schedule)) + block_minutes > deadline:
-        result.skips.append(
+        plan.skips.extend(
             Skip(
-                person.email,
+                p.email,
                 PAST_DEADLINE,
                 f"More than {schedule.deadline_hours} hours have passed since the meeting: "
                 "too late for a first follow-up.",
             )
+            for p in people
         )
-        return result
+        return plan
+    to_write: list[Attendee] = []
+    for p in people:
+        seen = interactions.get(p.email)
+        if seen is not None and seen.at >= meeting.end:
+            who = "You wrote to them" if seen.direction == "sent" else "They wrote to you"
+            plan.skips.append(
+                Skip(p.email, ALREADY_IN_TOUCH,
+                     f"{who} after the meeting: no follow-up draft needed.")
+            )
+        else:
+            to_write.append(p)
+    if not to_write:
+        return plan
 
-    # Only this meeting's span matters: narrowing once here keeps each slot search small
-    # when a long first cycle plans hundreds of people against thousands of busy intervals.
+    tz = ctx.user.tz
+    known = recipients or {}
     span = first_touch_window(meeting, ctx.now, schedule)
     occupied = [b for b in [*busy, *taken] if b.end > span.start and b.start < span.end]
-    placement: Placement = place_block(
-        meeting.end, now=ctx.now, busy=occupied, schedule=schedule, tz=tz
-    )
-    block = Interval(placement.start, placement.end)
-    slots = propose_slots(
-        max(ctx.now, placement.end), busy=[*occupied, block], schedule=schedule, tz=tz
-    )
-    key_args = (ctx.account, meeting.uid, meeting.occurrence, person.email, 0)
-    draft_key = keys.touch_key(*key_args, "draft")
-    draft = ctx.composer.first_touch(
-        meeting, person, others=others, slots=slots, key=draft_key, tz=tz
-    )
-    block_payload = ctx.composer.first_touch_block(
-        meeting,
-        person,
-        start=placement.start,
-        end=placement.end,
-        conflict=placement.conflict,
-        where_drafts_are=ctx.where_drafts_are,
-        tz=tz,
-    )
-    due = contact.due
-    for key, kind, payload in (
-        (draft_key, WriteKind.DRAFT, draft),
-        (keys.touch_key(*key_args, "block"), WriteKind.BLOCK, block_payload),
-    ):
-        result.intents.append(
+    held = [o for o in offers if o.end > span.start and o.start < span.end]
+    zone = their_zone(meeting, tz)
+    language = note_language(material, meeting, ctx.user.language)
+    after = _send_day_start(ctx, meeting)
+    drafts: list[BlockDraft] = []
+    offered_text: list[str] = []
+    for group in draft_groups(to_write, ctx.drafts.group_by):
+        key = keys.touch_key(ctx.account, meeting.uid, meeting.occurrence, group[0].email, 0,
+                             "draft")
+        slots = _propose(ctx, after, occupied, held, zone)
+        held = [*held, *slots]
+        note = FirstNote(
+            meeting=meeting,
+            recipients=tuple(known.get(p.email) or Recipient(p) for p in group),
+            material=material,
+            slots=tuple(slots),
+            their_tz=zone,
+            language=language,
+            key=key,
+        )
+        draft = ctx.composer.first_touch(
+            note, now=ctx.now, tz=tz, booking_url=ctx.drafts.booking_url,
+            slot_minutes=schedule.proposed_slot_minutes,
+        )
+        plan.intents.append(
             WriteIntent(
                 key=key,
-                kind=kind,
-                payload=payload,
-                due=due,
-                person=person.email,
+                kind=WriteKind.DRAFT,
+                payload=draft,
+                due=first_touch_due(meeting, schedule),
+                person=group[0].email,
                 meeting_uid=meeting.uid,
                 occurrence=meeting.occurrence,
                 touch=0,
             )
         )
-    result.block = block
-    return result
+        plan.offers.append((key, slots))
+        for p in group:
+            plan.drafted[p.email] = key
+        drafts.append(
+            BlockDraft(
+                key=key,
+                to=tuple(f"{person_label(p.email, p.name)} <{p.email}>" for p in group),
+                subject=draft.subject,
+            )
+        )
+        for s in slots:
+            text = format_slot(s, tz, zone)
+            if text not in offered_text:
+                offered_text.append(text)
+    plan.block_item = BlockItem(
+        meeting=meeting,
+        material=material,
+        drafts=tuple(drafts),
+        promises=material.promises,
+        offered=tuple(offered_text),
+        others=tuple(person_label(o.email, o.name) for o in others),
+    )
+    return plan
+
+
+def first_touch_block_minutes(ctx: PlanContext, drafts: int) -> int:
+    """A block sized to its work: the configured minutes for one draft, a few more for each
+    further one, at most an hour."""
+    extra = max(0, drafts - 1) * EXTRA_MINUTES_PER_DRAFT
+    return min(ctx.schedule.block_minutes + extra, MAX_FIRST_TOUCH_BLOCK_MINUTES)
+
+
+def plan_first_touch_block(
+    ctx: PlanContext,
+    plans: Sequence[MeetingPlan],
+    *,
+    busy: Sequence[Interval],
+    taken: Sequence[Interval],
+) -> tuple[WriteIntent, Interval] | None:
+    """One block for the drafts of one or more meetings (a half-day's batch), in the first
+    free working-hours slot before the 24-hour mark (else before the deadline: PLAYBOOK §1).
+    Offered slots are in `busy`: a block never lands inside a time the user proposed."""
+    items = [p.block_item for p in plans if p.block_item is not None and p.block_item.drafts]
+    if not items:
+        return None
+    first = min(items, key=lambda i: (i.meeting.end, i.meeting.uid)).meeting
+    last_end = max(i.meeting.end for i in items)
+    minutes = first_touch_block_minutes(ctx, sum(len(i.drafts) for i in items))
+    schedule = ctx.schedule.model_copy(update={"block_minutes": minutes})
+    placement: Placement = place_block(
+        last_end, now=ctx.now, busy=[*busy, *taken], schedule=schedule, tz=ctx.user.tz
+    )
+    payload = ctx.composer.first_touch_block(
+        items,
+        start=placement.start,
+        end=placement.end,
+        conflict=placement.conflict,
+        where_drafts_are=ctx.where_drafts_are,
+        tz=ctx.user.tz,
+    )
+    intent = WriteIntent(
+        key=keys.touch_key(ctx.account, first.uid, first.occurrence, "", 0, "block"),
+        kind=WriteKind.BLOCK,
+        payload=payload,
+        due=max(first_touch_due(i.meeting, ctx.schedule) for i in items),
+        person="",
+        meeting_uid=first.uid,
+        occurrence=first.occurrence,
+        touch=0,
+    )
+    return intent, Interval(placement.start, placement.end)
 
 
 def cadence_days(email: str, schedule: ScheduleConfig) -> int:

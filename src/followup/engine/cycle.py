@@ -18,14 +18,25 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import structlog
 
 from followup.config import Config
 from followup.core.compose import Composer
+from followup.core.drafting import Recipient
+from followup.core.material import read_material
+from followup.core.networking import (
+    meeting_skip,
+    nobody_skip,
+    organised_by_user,
+    rules_for,
+    with_people_from_notes,
+)
 from followup.core.planner import (
     NURTURE_SEARCH_DAYS,
+    MeetingPlan,
     PersonState,
     PlanContext,
     contact_intent,
@@ -33,6 +44,7 @@ from followup.core.planner import (
     first_touch_window,
     nurture_due,
     plan_first_touch,
+    plan_first_touch_block,
     plan_nurture,
 )
 from followup.core.slots import next_weekly_slot
@@ -42,6 +54,9 @@ from followup.errors import AuthError, FollowupError
 from followup.ledger import Ledger, WriteRow, WriteState
 from followup.model import (
     Attendee,
+    BlockPayload,
+    Card,
+    DraftPayload,
     Interaction,
     Interval,
     Meeting,
@@ -53,6 +68,10 @@ from followup.model import (
 from followup.protocols import Account
 
 log = structlog.get_logger(__name__)
+
+# How far back the mail history is asked about a new person: mail before the meeting means
+# they are known (no "good to meet you"), mail after it means the follow-up already happened.
+KNOWN_LOOKBACK = timedelta(days=365)
 
 
 @dataclass
@@ -135,9 +154,12 @@ class _Cycle:
         self.ctx = PlanContext(
             account=account.name, now=now, user=config.user, schedule=config.schedule,
             composer=composer, where_drafts_are=account.where_drafts_are,
+            drafts=config.drafts,
         )
         self.self_addresses = [*config.user.addresses, *account.self_addresses]
         self.taken: list[Interval] = []  # blocks placed this cycle
+        self._offered: list[Interval] = []  # slots offered in drafts planned this cycle
+        self._held: list[Interval] | None = None  # slots held by earlier drafts (ledger)
         self._busy: list[Interval] | None = None
         self._busy_window: Interval | None = None
         # People as this cycle leaves them; a dry run keeps them here instead of the ledger.
@@ -176,24 +198,46 @@ class _Cycle:
         ]
 
     def first_touches(self) -> None:
+        """Plan every ended meeting's first touch, then one block per half-day's batch of
+        them, then record it all: a crash before the meetings are marked processed replans
+        them with the same keys, so nothing is written twice."""
         meetings = sorted(self.ended_meetings(), key=lambda m: (m.end, m.uid))
         self._busy_window = self._window_for(meetings)
+        planned: list[_Planned] = []
         for meeting in meetings:
             try:
-                self._first_touch(meeting)
+                planned.append(self._first_touch(meeting))
             except AuthError:
                 raise
             except FollowupError as e:  # mail or busy unavailable: try the meeting next cycle
                 self._error(f"meeting {meeting.uid}: {e}", "meeting.deferred", uid=meeting.uid)
+        for batch in _half_days(planned, self.config.user.tz):
+            self._place_block(batch)
+        for item in planned:
+            self._commit(item)
 
-    def _first_touch(self, meeting: Meeting) -> None:
+    def _first_touch(self, meeting: Meeting) -> _Planned:
         name = self.account.name
+        user = self.config.user
+        own = {a.lower() for a in self.self_addresses}
+        material = read_material(
+            meeting.description, title=meeting.title,
+            by_user=organised_by_user(meeting, user, own),
+        )
+        done = _Planned(meeting)
+        skip = meeting_skip(meeting, material)
+        if skip is not None:
+            done.skips.append(skip)
+            return done
+        meeting = with_people_from_notes(meeting, material, user)
+        done.meeting = meeting
+        tuned_user, rules = rules_for(meeting, material, user, self.config.triage)
         known = self.ledger.series_members(name, meeting.uid) if meeting.is_recurring else None
-        result = triage(meeting, self.config.user, self.config.triage,
+        result = triage(meeting, tuned_user, rules,
                         self_addresses=self.self_addresses, known_series_members=known)
-        skips = list(result.skips)
-        intents: list[WriteIntent] = []
-        saves: list[PersonState] = []
+        done.skips.extend(result.skips)
+        if not result.new_people and not result.skips:
+            done.skips.append(nobody_skip())
         new: list[Attendee] = []
         for person in result.new_people:
             state = self.person(person.email)
@@ -201,40 +245,93 @@ class _Cycle:
                 new.append(person)
                 continue
             # Met before: no second first touch, but their card notes this meeting.
-            intents.append(contact_intent(self.ctx, meeting, person, again=True))
-            saves.append(replace(state, anchor=max(state.anchor, meeting.end),
-                                 last_meeting_title=meeting.title))
-        if new:
-            interactions = self.account.mail.last_interactions(
-                [p.email for p in new], since=meeting.start)
-            for person in new:
-                interaction = interactions.get(person.email)
-                others = [p for p in result.new_people if p.email != person.email]
-                busy = self.busy() if self._may_place(meeting, interaction) else []
-                touch = plan_first_touch(self.ctx, meeting, person, others=others,
-                                         interaction=interaction, busy=busy, taken=self.taken)
-                intents.extend(touch.intents)
-                skips.extend(touch.skips)
-                if touch.block is not None:
-                    self.taken.append(touch.block)
-                saves.append(_first_state(meeting, person, touch.intents, interaction))
+            done.intents.append(contact_intent(self.ctx, meeting, person, again=True,
+                                               notes=material.private))
+            done.saves.append(replace(state, anchor=max(state.anchor, meeting.end),
+                                      last_meeting_title=meeting.title))
+        if not new:
+            return done
+        # One look at the mail history tells both who was written to since the meeting
+        # (no draft needed) and who was known before it (no "good to meet you").
+        interactions = self.account.mail.last_interactions(
+            [p.email for p in new], since=meeting.start - KNOWN_LOOKBACK)
+        recipients = self._recipients(meeting, new, interactions)
+        deadline = meeting.end + timedelta(hours=self.schedule.deadline_hours)
+        writing = self.now < deadline and any(
+            (i := interactions.get(p.email)) is None or i.at < meeting.end for p in new)
+        new_emails = {n.email for n in new}
+        plan = plan_first_touch(
+            self.ctx, meeting, new, material=material, interactions=interactions,
+            recipients=recipients, busy=self.busy() if writing else [], taken=self.taken,
+            offers=self.offered() if writing else [],
+            others=[p for p in _everyone_else(meeting, self.self_addresses)
+                    if p.email not in new_emails],
+        )
+        done.plan = plan
+        done.intents.extend(plan.intents)
+        done.skips.extend(plan.skips)
+        for key, slots in plan.offers:
+            self._offered.extend(slots)
+            done.offers.append((key, slots))
+        for person in new:
+            done.saves.append(_first_state(meeting, person, plan.drafted.get(person.email),
+                                           interactions.get(person.email)))
+        return done
 
-        self._record(intents)
-        for state in saves:
+    def _recipients(
+        self, meeting: Meeting, people: Sequence[Attendee], interactions: dict[str, Interaction]
+    ) -> dict[str, Recipient]:
+        """What the address book and the mail knew of each person before this meeting."""
+        cards: dict[str, Card] = {}
+        book = self.account.address_book
+        if book is not None:
+            try:
+                cards = book.lookup([p.email for p in people])
+            except AuthError:
+                raise
+            except FollowupError as e:  # the greeting falls back to the invite's name
+                log.warning("address_book.unavailable", account=self.account.name,
+                            error=str(e))
+        out: dict[str, Recipient] = {}
+        for p in people:
+            seen = interactions.get(p.email)
+            card = cards.get(p.email)
+            out[p.email] = Recipient(
+                attendee=p,
+                known=card is not None or (seen is not None and seen.at < meeting.start),
+                card_name=card.name if card else None,
+                card_given_name=card.given_name if card else None,
+            )
+        return out
+
+    def _place_block(self, batch: Sequence[_Planned]) -> None:
+        plans = [item.plan for item in batch if item.plan is not None]
+        if not plans:
+            return
+        placed = plan_first_touch_block(self.ctx, plans, busy=[*self.busy(), *self._offered],
+                                        taken=self.taken)
+        if placed is None:
+            return
+        intent, interval = placed
+        self.taken.append(interval)
+        batch[0].intents.append(intent)
+
+    def _commit(self, item: _Planned) -> None:
+        name = self.account.name
+        meeting = item.meeting
+        self._record(item.intents)
+        for state in item.saves:
             self._save(state)
         if not self.dry_run:
+            hold = self.now + timedelta(hours=self.config.drafts.offer_hold_hours)
+            for key, slots in item.offers:
+                self.ledger.record_offers(name, key, slots, hold)
             if meeting.is_recurring:
                 self.ledger.add_series_members(name, meeting.uid, series_members(meeting))
+            self.ledger.record_skips(name, meeting, item.skips)  # for `followup log`
             self.ledger.mark_processed(name, meeting)
         self.report.meetings_processed += 1
-        self.report.skips.extend((meeting, s) for s in skips)
-
-    def _may_place(self, meeting: Meeting, interaction: Interaction | None) -> bool:
-        """Whether the planner may want to place a block (else busy time is not needed)."""
-        if interaction is not None and interaction.at >= meeting.end:
-            return False
-        deadline = meeting.end + timedelta(hours=self.schedule.deadline_hours)
-        return self.now < deadline
+        self.report.skips.extend((meeting, s) for s in item.skips)
 
     # --- 3. nurture ---------------------------------------------------------------------------
 
@@ -297,10 +394,16 @@ class _Cycle:
         """Each person's latest draft write, as far as it went (done, dismissed or failed)."""
         latest: dict[str, WriteRow] = {}
         for row in self.ledger.writes(self.account.name):
-            if row.kind is WriteKind.DRAFT and row.person:
-                best = latest.get(row.person)
+            if row.kind is not WriteKind.DRAFT or not row.person:
+                continue
+            # A draft to several people of one meeting is each one's latest draft.
+            people = {row.person}
+            if isinstance(row.payload, DraftPayload):
+                people.update(addr.lower() for _, addr in row.payload.to)
+            for person in people:
+                best = latest.get(person)
                 if best is None or row.touch >= best.touch:
-                    latest[row.person] = row
+                    latest[person] = row
         return latest
 
     def _draft_gone(self, row: WriteRow | None) -> bool:
@@ -355,11 +458,34 @@ class _Cycle:
         return Interval(start, end)
 
     def busy(self) -> list[Interval]:
-        """The user's busy time, fetched at most once per cycle."""
+        """The user's busy time, fetched at most once per cycle, plus every follow-up block
+        the ledger knows that the calendar may not show yet (pending, waiting for a retry,
+        written a moment ago), so that blocks of different cycles and processes never
+        overlap, and the slots earlier drafts offered (a block never lands in one)."""
         if self._busy is None:
             window = self._busy_window or self._window_for([])
-            self._busy = self.account.availability.busy(window)
+            busy = list(self.account.availability.busy(window))
+            busy.extend(b for b in self._ledger_blocks() if b.end > window.start
+                        and b.start < window.end)
+            busy.extend(self.offered())
+            self._busy = busy
         return self._busy
+
+    def _ledger_blocks(self) -> list[Interval]:
+        states = (WriteState.PENDING, WriteState.FAILED, WriteState.DONE)
+        return [
+            Interval(row.payload.start, row.payload.end)
+            for row in self.ledger.writes(self.account.name, states=states)
+            if row.kind is WriteKind.BLOCK and isinstance(row.payload, BlockPayload)
+            and row.payload.end > self.now
+        ]
+
+    def offered(self) -> list[Interval]:
+        """Slots that drafts of earlier cycles offered and that are still held."""
+        if self._held is None:
+            self._held = [o.interval for o in self.ledger.live_offers(self.account.name,
+                                                                       self.now)]
+        return [*self._held, *self._offered]
 
     def _error(self, message: str, event: str, **fields: str) -> None:
         log.warning(event, account=self.account.name, error=message, **fields)
@@ -399,13 +525,47 @@ def _closed(state: PersonState) -> PersonState:
     return replace(state, open_touch=False) if state.open_touch else state
 
 
+@dataclass
+class _Planned:
+    """One ended meeting as this cycle planned it, before anything is recorded."""
+
+    meeting: Meeting
+    plan: MeetingPlan | None = None
+    intents: list[WriteIntent] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+    saves: list[PersonState] = field(default_factory=list)
+    offers: list[tuple[str, list[Interval]]] = field(default_factory=list)
+
+
+def _half_days(planned: Sequence[_Planned], tz: ZoneInfo) -> list[list[_Planned]]:
+    """Meetings batched for their blocks: those that ended in the same half-day (local
+    morning or afternoon) share one block, not one block each (a conference's day)."""
+    batches: dict[tuple[date, bool], list[_Planned]] = {}
+    for item in planned:
+        local = item.meeting.end.astimezone(tz)
+        batches.setdefault((local.date(), local.hour < 13), []).append(item)
+    return list(batches.values())
+
+
+def _everyone_else(meeting: Meeting, self_addresses: Sequence[str]) -> list[Attendee]:
+    """The people on a meeting other than the user, for "who else was there"."""
+    own = {a.lower() for a in self_addresses}
+    people = [a for a in meeting.attendees if not a.is_self and a.email.lower() not in own]
+    org = meeting.organizer
+    if org is not None and not org.is_self and org.email.lower() not in own and all(
+        a.email != org.email for a in people
+    ):
+        people.append(org)
+    return people
+
+
 def _first_state(
     meeting: Meeting,
     person: Attendee,
-    intents: Sequence[WriteIntent],
+    draft_key: str | None,
     interaction: Interaction | None,
 ) -> PersonState:
-    drafted = any(i.kind is WriteKind.DRAFT for i in intents)
+    drafted = draft_key is not None
     anchor = meeting.end
     if interaction is not None and interaction.at > anchor:
         anchor = interaction.at

@@ -220,3 +220,18 @@ skips = Table(
     PrimaryKeyConstraint("account", "meeting_uid", "occurrence", "person", "code"),
     Index(None, "account", "at"),
 )
+
+# Revision 0003: slots proposed in drafts, held until the draft is deleted, the slot
+# starts, or `hold_until` passes. Blocks and later proposals keep clear of them.
+offers = Table(
+    "offers",
+    metadata,
+    _text("account"),
+    _text("draft_key"),
+    _when("starts_at"),
+    _when("ends_at"),
+    _when("hold_until"),
+    _when("created_at"),
+    PrimaryKeyConstraint("account", "draft_key", "starts_at"),
+    Index(None, "account", "ends_at"),
+)

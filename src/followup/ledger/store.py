@@ -44,6 +44,7 @@ from followup.ledger.migrate import (
     head_revision,
     upgrade_to_head,
 )
+from followup.ledger.offers import OffersMixin
 from followup.ledger.rows import (
     AccountBusyError,
     AccountStatus,
@@ -144,7 +145,7 @@ def _system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-class Ledger:
+class Ledger(OffersMixin):
     def __init__(
         self,
         engine: Engine,

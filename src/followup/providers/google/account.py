@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 from followup.config import Config, GoogleAccount
 from followup.protocols import Account, CredentialInfo, MeetingSource
@@ -61,7 +62,15 @@ def open_google_account(
         blocks=blocks,
         self_addresses=tuple(config.user.addresses),
         where_drafts_are="your Gmail Drafts",
+        draft_link=gmail_draft_link,
     )
+
+
+def gmail_draft_link(key: str, remote_id: str | None, message_id: str) -> str:
+    """Gmail finds a message, drafts included, by its Message-ID header: a link that still
+    works after the user edits the draft (Gmail's own ids change with every edit)."""
+    query = quote(f"rfc822msgid:{message_id.strip().strip('<>')}", safe="")
+    return f"https://mail.google.com/mail/u/0/#search/{query}"
 
 
 def google_credential_info(

@@ -17,6 +17,7 @@ import structlog
 
 from followup.config import Config, LocalAccount
 from followup.protocols import Account, MeetingSource
+from followup.providers.local.addressbook import VdirAddressBook
 from followup.providers.local.availability import LocalAvailability
 from followup.providers.local.blocks import VdirBlocks
 from followup.providers.local.calendars import CalendarSource
@@ -33,6 +34,18 @@ def system_clock() -> datetime:
     """The Date of a draft and the DTSTAMP of a block: when the file is written, like its
     mtime. Pass `clock` to open_local_account for a fixed one."""
     return datetime.now(UTC)
+
+
+def _maildir_link(folder: Path) -> Callable[[str, str | None, str], str | None]:
+    """A draft's file in the Maildir, and its Message-ID (a client that changes its flags
+    renames the file; mutt's `~i` pattern finds it by Message-ID anyway)."""
+
+    def link(key: str, remote_id: str | None, message_id: str) -> str | None:
+        if not remote_id:
+            return None
+        return f"{folder / 'cur' / remote_id} (Message-ID {message_id})"
+
+    return link
 
 
 def open_local_account(
@@ -54,6 +67,7 @@ def open_local_account(
         busy_from.append(FileLocation(followups, missing_ok=True))
 
     drafts_folder = maildir / cfg.drafts_folder if cfg.drafts_folder else maildir
+    address_book = VdirAddressBook(VdirContacts(contacts, create=not cfg.contacts))
     log.debug("local.account_opened", account=cfg.name, calendars=len(locations),
               maildir=str(maildir), contacts=str(contacts), followups=str(followups))
     return Account(
@@ -65,7 +79,9 @@ def open_local_account(
             maildir if cfg.maildir else None, cfg.sent_folders, cfg.received_folders,
             config.user.addresses,
         ),
-        contacts=VdirContacts(contacts, create=not cfg.contacts),
+        contacts=address_book.contacts,
+        address_book=address_book,
+        draft_link=_maildir_link(drafts_folder),
         drafts=MaildirDrafts(drafts_folder, subfolder=bool(cfg.drafts_folder), clock=clock,
                              root=maildir if cfg.maildir else None),
         blocks=VdirBlocks(followups, tz, clock, create=not cfg.followups),

@@ -205,6 +205,15 @@ class GraphDraftTarget:
                                    json_body=body)
         return WriteResult(WriteOutcome.CREATED, resp.body["id"], resp.body.get("changeKey"))
 
+    def link(self, key: str, remote_id: str | None, message_id: str) -> str | None:
+        """The draft's Outlook on the web address (Graph's webLink), for the block."""
+        if not remote_id:
+            return None
+        found = _fetch(self._graph, f"/me/messages/{remote_id}", "id,webLink",
+                       "messages.web_link")
+        link = (found or {}).get("webLink")
+        return str(link) if link else None
+
     def _current(self, key: str, remote_id: str | None) -> dict[str, Any] | None:
         if remote_id:
             return _fetch(self._graph, f"/me/messages/{remote_id}", "id,changeKey,isDraft",

@@ -1,0 +1,99 @@
+"""Offered slots in the ledger: what drafts proposed, so that planning in any later cycle or
+process sees them (PLAYBOOK §2: never the same slot to many people at once)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+
+from followup.ledger import codec, schema
+from followup.model import Interval
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One slot proposed in one draft."""
+
+    draft_key: str
+    start: datetime
+    end: datetime
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.start, self.end)
+
+
+class OffersMixin:
+    """The Ledger's offers API (kept apart from the write bookkeeping in store.py)."""
+
+    _engine: Engine
+    _clock: Callable[[], datetime]
+
+    def record_offers(
+        self, account: str, draft_key: str, slots: Sequence[Interval], hold_until: datetime
+    ) -> None:
+        """Remember the slots one draft proposes (again recording the same is harmless)."""
+        if not slots:
+            return
+        now = self._clock()
+        t = schema.offers
+        rows = [
+            {
+                "account": account,
+                "draft_key": draft_key,
+                "starts_at": codec.utc(s.start),
+                "ends_at": codec.utc(s.end),
+                "hold_until": codec.utc(hold_until),
+                "created_at": now,
+            }
+            for s in slots
+        ]
+        with self._engine.begin() as conn:
+            have = set(
+                conn.scalars(
+                    select(t.c.starts_at).where(
+                        t.c.account == account, t.c.draft_key == draft_key
+                    )
+                )
+            )
+            fresh = [r for r in rows if r["starts_at"] not in have]
+            if fresh:
+                conn.execute(t.insert(), fresh)
+
+    def live_offers(self, account: str, now: datetime) -> list[Offer]:
+        """Offers still held: the slot has not started and the hold has not passed."""
+        t = schema.offers
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                select(t.c.draft_key, t.c.starts_at, t.c.ends_at).where(
+                    t.c.account == account,
+                    t.c.starts_at > codec.utc(now),
+                    t.c.hold_until > codec.utc(now),
+                )
+            ).all()
+        return [Offer(r.draft_key, r.starts_at, r.ends_at) for r in rows]
+
+    def release_offers(self, account: str, draft_key: str) -> int:
+        """Forget one draft's offers (the user deleted the draft). Returns how many."""
+        t = schema.offers
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                delete(t).where(t.c.account == account, t.c.draft_key == draft_key)
+            )
+        return int(result.rowcount or 0)
+
+    def prune_offers(self, account: str, now: datetime) -> int:
+        """Drop offers that no longer hold anything (their slot or hold has passed)."""
+        t = schema.offers
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                delete(t).where(
+                    t.c.account == account,
+                    (t.c.starts_at <= codec.utc(now)) | (t.c.hold_until <= codec.utc(now)),
+                )
+            )
+        return int(result.rowcount or 0)
