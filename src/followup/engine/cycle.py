@@ -51,6 +51,7 @@ from followup.core.slots import next_weekly_slot
 from followup.core.triage import series_members, triage
 from followup.engine.apply import Hook, apply_pending
 from followup.errors import AuthError, FollowupError
+from followup.ical.parse import stop_reading_when
 from followup.ledger import Ledger, WriteRow, WriteState
 from followup.model import (
     Attendee,
@@ -109,7 +110,8 @@ def run_cycle(
     be recorded and the skips.
     """
     cycle = _Cycle(config, ledger, account, composer, now, dry_run)
-    cycle.sync()
+    with stop_reading_when(stop):  # a huge or hostile calendar must not outlive SIGTERM
+        cycle.sync()
     cycle.first_touches()
     cycle.nurture()
     report = cycle.report
