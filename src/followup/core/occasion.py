@@ -655,7 +655,9 @@ _FIXED: dict[str, dict[str, _Words]] = {
             "Danke für das Abendessen",
         ),
         "drinks": _Words(
-            "auf ein Getränk", "Schön, Sie kennengelernt zu haben", "Danke für den netten Abend"
+            "bei einem Getränk",
+            "Schön, Sie bei einem Getränk kennengelernt zu haben",
+            "Schön, Sie bei einem Getränk wiedergesehen zu haben",
         ),
         "call": _Words("in unserem Gespräch", "Danke für das Gespräch", "Danke für das Gespräch"),
         "intro": _Words(
