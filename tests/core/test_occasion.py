@@ -657,3 +657,15 @@ def test_importing_occasion_does_not_load_the_language_model() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "False"
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=st.text(max_size=300), location=st.text(max_size=200), lang=st.sampled_from(LANGUAGES))
+def test_any_text_gives_an_answer_not_a_crash(title: str, location: str, lang: Language) -> None:
+    occasion = describe_occasion(title, people=["Jane Doe"], user_name=USER, language=lang)
+    assert occasion.phrase and occasion.subject
+    _assert_never_leaks(occasion, ["Jane Doe"])
+    assert isinstance(clean_title(title, people=["Jane Doe"], user_name=USER), str)
+    assert meeting_kind(title, location) in (None, "interview", "vendor_pitch")
+    venue = venue_name(location)
+    assert venue is None or (venue.strip() and "\n" not in venue)

@@ -24,12 +24,12 @@ review“').
 Language detection (`detect_language`) uses py3langid, chosen after measuring three candidates
 on 40 short realistic meeting notes (10 per language, tests/core/test_occasion.py) plus 24
 harder ones (4-6 words, English loanwords in German/Spanish/French notes: "Pilot im Q3, Pricing
-schicken."), restricted to en/de/es/fr where the library allows:
+schicken."), each restricted to en/de/es/fr and scored on its top answer:
 
-    package (version)                 download   installed              40 notes  24 hard
-    py3langid 0.4.0 (+ numpy 2.4)      4.6 MB     4.5 MB + numpy 73 MB   40/40     24/24
-    lingua-language-detector 2.1.1    96 MB      96 MB                  40/40     23/24
-    langdetect 1.0.9 (+ six)          1.0 MB     2.5 MB                 40/40     23/24
+    package (version)               download         installed           40 notes  24 hard  time/40
+    py3langid 0.4.0 (+ numpy 2.4)   4.6 + 17 MB      4.5 + 73 MB         40/40     24/24    3 ms
+    lingua-language-detector 2.1.1  96 MB            96 MB               40/40     23/24    780 ms
+    langdetect 1.0.9 (+ six)        1.0 MB           2.5 MB              40/40     23/24    290 ms
 
 py3langid ships its model in the wheel (nothing is downloaded at run time), is deterministic
 (langdetect is random unless seeded and has not been released since 2021), classifies the 40
