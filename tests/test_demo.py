@@ -46,7 +46,7 @@ def test_demo_shows_every_part_of_the_loop(tmp_path: Path) -> None:
         assert code in text, code
     assert "[annotated]" in text  # Grace was already in the address book
     assert "Quarterly sync with Wonka Industries" in text  # upcoming, not yet followed up
-    assert "mutt -f" in text and "khal" in text and "khard" in text
+    assert "mutt -F" in text and "khal" in text and "khard" in text
     drafts = _drafts(tmp_path / "demo")
     assert "Jane Doe <jane.doe@acme-robotics.example>" in drafts
     assert not any("peter@initech.example" in d for d in drafts)  # Ada already wrote to him
@@ -108,3 +108,51 @@ def test_undo_waits_for_a_running_daemon(workspace: tuple[Path, Path]) -> None:
         rc, _ = _cli("undo", "--yes", "--config", str(config))
     assert rc == 3
     assert _snapshot(root) == written
+
+
+def test_demo_again_keeps_what_the_user_added_and_renews_its_own_files(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    assert _cli("demo", "--workdir", str(root), "--timezone", "UTC")[0] == 0
+    first_drafts = _drafts(root)
+    # The user drops a meeting of their own in, keeps notes, changes a demo file, and reads
+    # a draft in mutt (which renames it, new flags).
+    mine = root / "calendar" / "my-meeting.ics"
+    mine.write_bytes((root / "calendar" / "colleague.ics").read_bytes().replace(
+        b"demo-colleague@", b"my-own-meeting@"))  # with a colleague: no draft of its own
+    (root / "notes.txt").write_text("my notes")
+    edited = root / "khal.conf"
+    edited.write_text(edited.read_text() + "# my change\n")
+    drafts = root / "Maildir" / ".Drafts" / "cur"
+    read = next(drafts.iterdir())
+    read.rename(read.with_name(read.name + "R"))
+    outside = tmp_path / "precious.txt"
+    outside.write_text("not the demo's")
+    marker = root / ".followup-demo"
+    marker.write_text(marker.read_text().replace('"files": {', '"files": {"../precious.txt": '
+                                                 '"0", "calendar/../../precious.txt": "0",', 1))
+
+    rc, text = _cli("demo", "--workdir", str(root), "--timezone", "UTC")
+    assert rc == 0, text
+    assert mine.exists() and (root / "notes.txt").read_text() == "my notes"
+    assert edited.read_text().endswith("# my change\n")
+    assert "khal.conf: changed since the last demo, so kept as it is" in text
+    assert outside.read_text() == "not the demo's"
+    # The demo's own files were replaced, not added to: one copy of each draft.
+    assert _drafts(root) == first_drafts
+    assert len(list((root / "Maildir" / "new").iterdir())) == 1  # one invitation mail
+    assert len(list((root / "calendar").glob("coffee-jane*.ics"))) == 1
+
+
+def test_demo_writes_a_muttrc_that_recalls_the_drafts(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    rc, text = _cli("demo", "--workdir", str(root), "--timezone", "UTC")
+    assert rc == 0, text
+    assert f"mutt -F {root}/muttrc" in text
+    settings = dict(
+        line.removeprefix("set ").split(" = ", 1)
+        for line in (root / "muttrc").read_text().splitlines() if line.startswith("set ")
+    )
+    drafts = Path(settings["postponed"].strip('"'))
+    assert drafts == (root / "Maildir" / ".Drafts").resolve()
+    assert len(mailbox.Maildir(drafts, create=False)) == len(_drafts(root)) > 0
+    assert Path(settings["folder"].strip('"')) == (root / "Maildir").resolve()

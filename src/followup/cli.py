@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = command("demo", "build a demo workspace on local files and run a cycle")
     demo.add_argument(
         "--workdir", type=Path, default=Path("followup-demo"),
-        help="where to build it (default: ./followup-demo; re-created if it is a demo)",
+        help="where to build it (default: ./followup-demo; in an earlier demo's folder "
+             "only the demo's own files are renewed)",
     )
     demo.add_argument("--timezone", help="the demo user's time zone (default: this machine's)")
 

@@ -12,7 +12,8 @@ from followup.commands import templates_dir
 from followup.config import LocalAccount, load_config
 from followup.core.compose import Composer
 from followup.core.planner import first_touch_due
-from followup.demo.workspace import USER_EMAIL, USER_NAME, build_workspace
+from followup.demo import ownership
+from followup.demo.workspace import USER_EMAIL, USER_NAME, prepare_workspace
 from followup.engine.cycle import run_cycle
 from followup.ledger import Ledger
 from followup.providers import open_account
@@ -45,10 +46,12 @@ def run_demo(workdir: Path, *, out: TextIO, timezone: str | None = None) -> int:
         return 2
     now = datetime.now(UTC)
     try:
-        config_path = build_workspace(workdir, now, tz)
+        workspace = prepare_workspace(workdir, now, tz)
     except FileExistsError as e:
         print(f"followup demo: {e}", file=out)
         return 2
+    config_path = workspace.config
+    built = ownership.snapshot(workdir)
     config = load_config(config_path)
     account_cfg = config.accounts[0]
     assert isinstance(account_cfg, LocalAccount)
@@ -62,9 +65,12 @@ def run_demo(workdir: Path, *, out: TextIO, timezone: str | None = None) -> int:
           "(drop more .ics files in)", file=out)
     print(f"  {d}/Maildir/: one invitation mail in the inbox, one sent mail in .Sent", file=out)
     print(f"  {d}/contacts/: Grace Hopper is already in the address book", file=out)
+    for rel in workspace.kept:
+        print(f"  {d}/{rel}: changed since the last demo, so kept as it is", file=out)
     print(f"\nOne cycle at {when(now, tz)}:\n", file=out)
     report = run_cycle(config, ledger, account, composer, now)
     print_cycle(report, tz=tz, out=out, ledger=ledger)
+    ownership.record(workdir, built)  # what the cycle made is the demo's own too
 
     horizon = now + timedelta(days=config.daemon.horizon_days)
     later = ledger.meetings(account.name, now, horizon)
@@ -78,11 +84,12 @@ def run_demo(workdir: Path, *, out: TextIO, timezone: str | None = None) -> int:
 
     print(f"""
 Where to look (nothing was sent; everything is a draft):
-  drafts      mutt -f {d}/Maildir/.Drafts     (or notmuch, Thunderbird: a Maildir, flag D)
+  drafts      mutt -F {d}/muttrc     (R recalls a draft; or any Maildir client: flag D)
   blocks      khal -c {d}/khal.conf list now 7d     ({d}/followups/*.ics)
   contacts    khard -c {d}/khard.conf list       ({d}/contacts/*.vcf)
   run again   followup run --once --config {d}/followup.toml    (creates nothing new)
   plan        followup plan --config {d}/followup.toml
-  undo        followup undo --yes --config {d}/followup.toml    (removes what followup made)""",
+  undo        followup undo --yes --config {d}/followup.toml    (removes what followup made)
+  demo again  followup demo --workdir {d}    (renews the demo's files, keeps yours)""",
           file=out)
     return 1 if report.errors else 0

@@ -8,7 +8,6 @@ the email package), so the demo exercises the real parsing paths.
 from __future__ import annotations
 
 import mailbox
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -19,7 +18,8 @@ from zoneinfo import ZoneInfo
 import vobject
 from icalendar import Calendar, Event, vCalAddress, vText
 
-MARKER = ".followup-demo"
+from followup.demo import ownership
+
 USER_NAME = "Ada Lovelace"
 USER_EMAIL = "ada@analytical-engines.example"
 USER_ALIAS = "ada.lovelace@fastmail.example"
@@ -192,10 +192,10 @@ def _meetings(now: datetime) -> dict[str, Calendar]:
     )
     cals["cancelled"] = make_event(
         "demo-cancelled@analytical-engines.example",
-        "Vendor pitch (cancelled)",
+        "Catch-up with Sal (cancelled)",
         _at(yesterday, 9),
         _at(yesterday, 9, 30),
-        [Person("Sal Esperson", "sal@vendor.example")],
+        [Person("Sal Esperson", "sal@esperson-consulting.example")],
         status="CANCELLED",
     )
     # A series that began weeks ago: its occurrence yesterday is not meeting anyone new.
@@ -338,35 +338,75 @@ default_action = list
 """
 
 
-def build_workspace(directory: Path, now: datetime, tz: ZoneInfo) -> Path:
-    """Create (or re-create) the demo workspace in `directory`. Returns its config path.
+MUTTRC = """\
+# The demo's mailbox in mutt: mutt -F {dir}/muttrc
+# followup's drafts are in the Drafts folder, which mutt calls "postponed":
+# press R to recall one, edit it, and send it (or not).
+set mbox_type = Maildir
+set folder = "{dir}/Maildir"
+set spoolfile = "{dir}/Maildir"
+set record = "{dir}/Maildir/.Sent"
+set postponed = "{dir}/Maildir/.Drafts"
+set from = "{name} <{email}>"
+set use_from = yes
+mailboxes "{dir}/Maildir" "{dir}/Maildir/.Sent" "{dir}/Maildir/.Drafts"
+"""
 
-    Refuses to touch a non-empty folder that is not a demo workspace.
+
+@dataclass
+class Workspace:
+    """A demo workspace as built: its config, and the user's files it left alone."""
+
+    config: Path
+    kept: list[str]  # demo files the user changed since the last demo: not replaced
+
+
+def build_workspace(directory: Path, now: datetime, tz: ZoneInfo) -> Path:
+    """Create (or re-create) the demo workspace in `directory`. Returns its config path."""
+    return prepare_workspace(directory, now, tz).config
+
+
+def prepare_workspace(directory: Path, now: datetime, tz: ZoneInfo) -> Workspace:
+    """Create the demo workspace in `directory`, or renew one an earlier demo made.
+
+    Refuses a non-empty folder that is not a demo workspace. In a demo workspace only the
+    demo's own files are replaced (see ownership): what the user added stays, and so does a
+    demo file the user changed.
     """
+    kept: list[str] = []
     if directory.exists() and any(directory.iterdir()):
-        if not (directory / MARKER).exists():
+        if not ownership.is_workspace(directory):
             raise FileExistsError(
                 f"{directory} exists and is not a followup demo workspace; "
                 "pick another --workdir"
             )
-        shutil.rmtree(directory)
+        kept = ownership.clear(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / MARKER).write_text("created by `followup demo`; safe to delete\n")
     local_now = now.astimezone(tz)
+    written: dict[str, str] = {}
 
-    calendar = directory / "calendar"
-    calendar.mkdir()
+    def put(rel: str, data: bytes) -> None:
+        path = directory / rel
+        if path.exists() or path.is_symlink():  # the user's now: leave it
+            if rel not in kept:
+                kept.append(rel)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        written[rel] = ownership.snapshot_one(path)
+
     for name, cal in _meetings(local_now).items():
-        (calendar / f"{name}.ics").write_bytes(cal.to_ical())
-    (directory / "followups").mkdir()
-    contacts = directory / "contacts"
-    contacts.mkdir()
-    (contacts / "grace-hopper.vcf").write_bytes(_existing_contact())
+        put(f"calendar/{name}.ics", cal.to_ical())
+    (directory / "followups").mkdir(exist_ok=True)
+    put("contacts/grace-hopper.vcf", _existing_contact())
 
     inbox = mailbox.Maildir(directory / "Maildir", create=True)
-    inbox.add(mailbox.MaildirMessage(_invitation_mail(local_now).as_bytes()))
+    key = inbox.add(mailbox.MaildirMessage(_invitation_mail(local_now).as_bytes()))
+    written[f"Maildir/new/{key}"] = ownership.snapshot_one(directory / "Maildir" / "new" / key)
     sent = inbox.add_folder("Sent")
-    sent.add(mailbox.MaildirMessage(_sent_mail(local_now).as_bytes()))
+    key = sent.add(mailbox.MaildirMessage(_sent_mail(local_now).as_bytes()))
+    written[f"Maildir/.Sent/new/{key}"] = ownership.snapshot_one(
+        directory / "Maildir" / ".Sent" / "new" / key)
     inbox.add_folder("Drafts")
 
     fmt = {
@@ -377,8 +417,9 @@ def build_workspace(directory: Path, now: datetime, tz: ZoneInfo) -> Path:
         "domain": USER_DOMAIN,
         "tz": tz.key,
     }
-    config = directory / "followup.toml"
-    config.write_text(CONFIG_TEMPLATE.format(**fmt), encoding="utf-8")
-    (directory / "khal.conf").write_text(KHAL_CONF.format(**fmt), encoding="utf-8")
-    (directory / "khard.conf").write_text(KHARD_CONF.format(**fmt), encoding="utf-8")
-    return config
+    put("followup.toml", CONFIG_TEMPLATE.format(**fmt).encode())
+    put("khal.conf", KHAL_CONF.format(**fmt).encode())
+    put("khard.conf", KHARD_CONF.format(**fmt).encode())
+    put("muttrc", MUTTRC.format(**fmt).encode())
+    ownership.save(directory, written)
+    return Workspace(directory / "followup.toml", sorted(kept))
