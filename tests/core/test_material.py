@@ -92,6 +92,58 @@ def test_promises_are_read_down_to_the_object(notes: str, expected: list[tuple[s
     assert promised(read_material(notes)) == expected
 
 
+MORE_PROMISES: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Don't forget: send the deck", [("send", "the deck")]),
+    ("nicht vergessen: Deck schicken", [("send", "Deck")]),
+    ("On va lui envoyer le devis", [("send", "le devis")]),
+    ("shoot her a link", [("send", "a link")]),
+    ("send calendar invite for Tuesday", [("send", "the calendar invite")]),
+    (
+        "send the pricing deck to Jane and the case study",
+        [("send", "the pricing deck and the case study")],
+    ),
+    ("send the deck to their CTO", [("send", "the deck")]),
+    ("Next: send deck, then demo", [("send", "the deck")]),
+    ("Promised: get back to you on SSO", [("do", "get back to you on SSO")]),
+    # Not promises to the person: theirs, ours internally, past, vague, or a question.
+    ("She'll send me their API docs", []),
+    ("They will send the contract", []),
+    ("send the deck to my team", []),
+    ("share the news with the team", []),
+    ("forward the thread to legal", []),
+    ("Sent the deck already", []),
+    ("she gave me an intro to Charles", []),
+    ("Introduced to Charles by Bob", []),
+    ("Intro call with Jane went long", []),
+    ("send them pricing?", []),
+    ("maybe send the deck", []),
+    ("Promised: think about it", []),
+    ("email is best", []),
+    ("share price is up 10%", []),
+    ("Er schickt mir die Unterlagen", []),
+    ("Il va m'envoyer le devis", []),
+    ("No le envié nada", []),
+    ("presentar la propuesta al comité", []),
+    ("présenter la démo à l'équipe", []),
+]
+
+
+@pytest.mark.parametrize(
+    ("notes", "expected"), MORE_PROMISES, ids=[p[0][:40] for p in MORE_PROMISES]
+)
+def test_promises_and_lines_that_only_look_like_one(
+    notes: str, expected: list[tuple[str, str]]
+) -> None:
+    assert promised(read_material(notes)) == expected
+
+
+def test_a_huge_pasted_description_is_read_and_its_long_lines_ignored() -> None:
+    article = "Send the deck " + "and more words " * 5000
+    notes = "Promised: send the benchmark article\n" + article + "\n" + ("x " * 200 + "\n") * 500
+    material = read_material(notes)
+    assert promised(material) == [("send", "the benchmark article")]
+
+
 def test_an_intro_between_two_people_names_the_one_the_title_does_not() -> None:
     notes = "TODO intro Bob <> Carla"
     assert promised(read_material(notes, title="Coffee with Bob Stone")) == [("intro", "Carla")]

@@ -124,7 +124,7 @@ _MONTHS = _alternation("""
 """)
 # Time phrases at either end of an item ("the deck by Friday", "morgen die Folien").
 _TIME = (
-    r"(?:(?:by|on|in|before|until|till|first\s+thing|early|bis|am|im|ab|vor|spätestens|para\s+el|en|"
+    r"(?:(?:by|on|in|for|before|until|till|first\s+thing|early|bis|am|im|ab|vor|spätestens|para\s+el|en|"
     r"el|antes\s+del?|hasta\s+el|d['’]ici|avant|pour|jusqu['’]à|le)\s+)?"
     r"(?:(?:next|this|nächste[nrs]?|diese[nrs]?|kommende[nrs]?|próximo|este|ce)\s+)?"
     r"(?:"
@@ -266,6 +266,8 @@ _SENDABLE = _words("""
     document documents sheet spreadsheet report study guide notes recording video videos book
     books proposal template checklist list sample samples repo repository code snippet script
     benchmark benchmarks data dataset results specs spec overview summary one-pager brochure
+    nda contract agreement draft photo photos picture pictures logo logos screenshot
+    screenshots presentation
     invite invitation info details contact contacts recipe podcast episode talk post blog
     newsletter research playbook framework examples example access login quote quotes memo
     writeup write-up agenda pdf file files figures numbers case feedback recommendation
@@ -284,7 +286,7 @@ _EVENTS_EN = _words("""
     demo pilot trial poc workshop call meeting walkthrough walk-through deep-dive dive
     presentation visit tour coffee lunch dinner chat session kickoff kick-off review interview
     test sync follow-up conversation discussion brainstorm hackathon offsite assessment audit
-    evaluation intro introduction
+    evaluation
 """)
 _PURPOSES_EN = _EVENTS_EN | _words("""
     scope scoping pricing proposal contract timeline integration roadmap requirements
@@ -336,6 +338,7 @@ _HASHTAG = re.compile(r"(?<![\w#&])#[\w-]+")
 _TODO = re.compile(
     r"^(?:"
     + _alternation("""
+        don['’]t forget|do not forget|remember to|nicht vergessen|no olvidar|ne pas oublier|
         todo|to-do|to do|action item|action|ai|a\\.i\\.|f/u|me|ich|yo|moi|aufgabe|
         pendiente|tarea|à faire|a faire
     """)
@@ -775,8 +778,36 @@ _RECIPIENT_WORDS = _words(
 )
 
 
+# "the deck to my team": sent to colleagues, not to the person met.
+_INSIDE = re.compile(
+    r"\s(?:to|with|for|an|mit|für|a|con|para|à|avec|pour)\s+(?:the|my|our|unser\w*|mein\w*|"
+    r"die|den|el|mi|nuestro|nuestra|mon|ma|notre|mes|nos|l['’])?\s*(?:"
+    + _alternation("""
+        team|colleagues|board|sales|engineering|eng|legal|investors|founders|cofounder|
+        co-founder|boss|manager|ceo|cto|cfo|coo|partners|
+        kollegen|kollegin|vorstand|chef|chefin|geschäftsführung|
+        equipo|colegas|jefe|jefa|socios|
+        équipe|collègues|patron|associés
+    """)
+    + r")\b",
+    re.IGNORECASE,
+)
+
+
+# "the pricing deck to Jane and the case study"
+_RECIPIENT_BEFORE_AND = re.compile(
+    r"\s+(?i:to|for)\s+(?:(?i:her|him|them|you)|[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*){0,2})"
+    r"(?=\s+(?:and|&)\s)"
+)
+
+
 def _strip_trail_recipient(text: str, lang: _Language) -> str:
-    """ "the deck to Jane" / "das Deck an Klaus" / "el informe a Carlos" -> the item."""
+    """ "the deck to Jane" / "das Deck an Klaus" / "el informe a Carlos" -> the item;
+    "" when it goes to the user's own people ("the deck to my team")."""
+    if _INSIDE.search(text):
+        return ""
+    if lang is ENGLISH:
+        text = _RECIPIENT_BEFORE_AND.sub("", text)
     words = text.split()
     if len(words) > 2 and "@" in words[-1] and words[-2].lower() in lang.trail_preps:
         return " ".join(words[:-2])
@@ -840,7 +871,7 @@ def _usable(item: str, *, max_words: int = 10) -> bool:
     )
 
 
-def _send_item(rest: str, lang: _Language, *, explicit: bool = False) -> str | None:
+def _send_item(rest: str, lang: _Language) -> str | None:
     item = _trim(_strip_lead_recipient(_trim(rest), lang))
     item = _trim(_cut(item))
     item = _trim(_strip_trail_recipient(item, lang))
@@ -854,9 +885,8 @@ def _send_item(rest: str, lang: _Language, *, explicit: bool = False) -> str | N
             return None
     if _THIRD_PERSON.search(item):
         return None
-    starts_determined = item.split()[0].lower() in _DETERMINERS
-    if not _has_any(item, _SENDABLE) and not (starts_determined and not explicit):
-        return None
+    if not _has_any(item, _SENDABLE):
+        return None  # "share the news with the team" is not an item for the person
     return _article(item, frozenset()) if lang is ENGLISH else item
 
 
@@ -921,10 +951,10 @@ def _prefix_blocks(prefix: str, *, intro: bool) -> bool:
     return intro and bool(_FIRST_PERSON.search(prefix))
 
 
-def _search(pattern: re.Pattern[str], body: str) -> re.Match[str] | None:
+def _search(pattern: re.Pattern[str], body: str, before_aside: str) -> re.Match[str] | None:
     """A match in the clause, or in its part before any aside: German puts the verb last
     ("Whitepaper schicken, aber ...")."""
-    return pattern.search(body) or pattern.search(_cut(body))
+    return pattern.search(body) or pattern.search(before_aside)
 
 
 def _promises_in(clause: str, title: str) -> list[tuple[Literal["send", "intro", "do"], str]]:
@@ -940,8 +970,9 @@ def _promises_in(clause: str, title: str) -> list[tuple[Literal["send", "intro",
         return []
 
     found: list[tuple[Literal["send", "intro", "do"], str]] = []
+    before_aside = _cut(body)
     for pattern in (*(p for lang in LANGUAGES for p in lang.intro), _INTRO_ANY):
-        match = _search(pattern, body)
+        match = _search(pattern, body, before_aside)
         if not match or _prefix_blocks(body[: match.start()], intro=True):
             continue
         groups = match.groupdict()
@@ -954,7 +985,7 @@ def _promises_in(clause: str, title: str) -> list[tuple[Literal["send", "intro",
             return found
     for lang in LANGUAGES:
         for pattern in lang.send:
-            match = _search(pattern, body)
+            match = _search(pattern, body, before_aside)
             if not match or _prefix_blocks(body[: match.start()], intro=False):
                 continue
             item = _send_item(match.group("rest"), lang)
@@ -966,7 +997,7 @@ def _promises_in(clause: str, title: str) -> list[tuple[Literal["send", "intro",
         if do:
             found.append(("do", do))
         else:
-            item = _send_item(body, explicit, explicit=True)
+            item = _send_item(body, explicit)
             if item:
                 found.append(("send", item))
     return found
@@ -1020,13 +1051,18 @@ def _clean_line(line: str) -> str:
     return _HASHTAG.sub("", text).strip()
 
 
+# A note is a line or two; longer lines are pasted prose (an article, an email thread). They
+# are not read for promises, which also keeps the reading linear on huge descriptions.
+_MAX_LINE = 600
+
+
 def _read_lines(private: str, title: str) -> tuple[tuple[Promise, ...], str | None]:
     promises: list[Promise] = []
     seen: set[tuple[str, str]] = set()
     next_step: str | None = None
     for raw in private.split("\n"):
-        line = _clean_line(raw)
-        if not line or _CONFIDENTIAL.search(line):
+        line = _clean_line(raw[: _MAX_LINE + 1])
+        if not line or len(line) > _MAX_LINE or _CONFIDENTIAL.search(line):
             continue
         for clause in _clauses(line):
             if not clause or "?" in clause or _HEDGE.search(clause):
