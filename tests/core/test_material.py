@@ -105,6 +105,8 @@ MORE_PROMISES: list[tuple[str, list[tuple[str, str]]]] = [
     ("send the deck to their CTO", [("send", "the deck")]),
     ("Next: send deck, then demo", [("send", "the deck")]),
     ("Promised: get back to you on SSO", [("do", "get back to you on SSO")]),
+    ("Promised Kalman filter article", [("send", "the Kalman filter article")]),
+    ("Promised Jane an intro to Charles", [("intro", "Charles")]),
     # Not promises to the person: theirs, ours internally, past, vague, or a question.
     ("She'll send me their API docs", []),
     ("They will send the contract", []),

@@ -13,8 +13,9 @@ The shareable convention (case-insensitive markers, English, German, Spanish, Fr
 
 1. A line that starts with ``>`` (as in a quoted email) is shareable. The ``>`` and one space
    after it are removed; consecutive ``>`` lines form one paragraph, a line of ``>`` alone
-   ends a paragraph. A ``>`` directly followed by a digit, ``=``, ``<``, ``>`` or a currency
-   sign (``>50k``, ``>= 3 seats``) means "more than" and is *not* a quote.
+   ends a paragraph. A ``>`` followed (after spaces, if any) by a digit, ``=`` or a currency
+   sign (``>50k``, ``> 40k``, ``>= 3 seats``) means "more than", and ``>>`` / ``><`` are
+   arrows: those lines are *not* quotes.
 2. A line ``Share: text`` (also ``Shareable:``, ``Teilen:``, ``Compartir:``, ``Partager:``,
    case-insensitive, optionally after a bullet) shares the text after the colon: that line
    only, because the next line of quick notes is as likely to be a private remark. A marker
@@ -124,8 +125,9 @@ _MONTHS = _alternation("""
 """)
 # Time phrases at either end of an item ("the deck by Friday", "morgen die Folien").
 _TIME = (
-    r"(?:(?:by|on|in|for|before|until|till|first\s+thing|early|bis|am|im|ab|vor|spätestens|para\s+el|en|"
-    r"el|antes\s+del?|hasta\s+el|d['’]ici|avant|pour|jusqu['’]à|le)\s+)?"
+    r"(?:(?:by|on|in|for|before|until|till|first\s+thing|early|"
+    r"bis|am|im|ab|vor|spätestens|para\s+el|en|el|antes\s+del?|hasta\s+el|"
+    r"d['’]ici|avant|pour|jusqu['’]à|le)\s+)?"
     r"(?:(?:next|this|nächste[nrs]?|diese[nrs]?|kommende[nrs]?|próximo|este|ce)\s+)?"
     r"(?:"
     + _alternation("""
@@ -173,11 +175,11 @@ _JUDGEMENT = re.compile(
         off the record|off-the-record|otr|confidential|
         confidentially|internal|internally|private|privately|secret|secretly|between us|
         gut|vibe|vibes|red flag|weak|arrogant|rude|pushy|desperate|annoying|meh|lol|ugh|hmm|
-        liked|loved|hated|disliked|think|thought|feel|feels|felt|maybe|probably|perhaps|
+        liked|loved|disliked|think|thought|feel|feels|felt|maybe|probably|perhaps|
         unsure|doubt|doubts|skeptical|sceptical|worried|concern|concerned|risky|impression|
         exclusivity|exclusive|discount|margin|margins|commission|funding|raising|raise|
         valuation|runway|burn|series [a-f]|salary|budget|layoff|layoffs|fired|competitor|
-        competitors|poach|clueless|idiot|stalling|desperate|cheap|expensive|overpriced|
+        competitors|poach|clueless|idiot|stalling|cheap|expensive|overpriced|
         nicht|nie|niemals|kein|keine|keinen|keinem|keiner|vertraulich|intern|interne|
         internen|interner|internes|privat|geheim|unter uns|wirkt|wirkte|scheint|schien|
         gelangweilt|langweilig|schwach|unsicher|vielleicht|eventuell|evtl|glaube|denke|
@@ -403,9 +405,12 @@ _EN_INTRO_TARGET = r"(?:(?:her|him|them|you)\s+)?"
 ENGLISH = _Language(
     code="en",
     promised=_rx(
-        r"^(?:i\s+)?(?:promised|promise)(?:\s+(?:her|him|them|you|[A-Z][\w'’.-]*))?"
+        # A recipient's name is capitalised and followed by the item's article: "Promised Jane
+        # the deck", not "Promised Kalman filter article".
+        r"^(?:i\s+)?(?:promised|promise)(?:\s+(?:her|him|them|you|"
+        r"(?-i:[A-Z][\w'’.-]*)(?=\s+(?:the|a|an|our|my|some|this|that)\s)))?"
         r"(?:\s*[:\-–]\s*|\s+to\s+|\s+)"
-        r"|^(?:i\s+)?owe\s+(?:her|him|them|you|[A-Z][\w'’.-]*)\s+"
+        r"|^(?:i\s+)?owe\s+(?:her|him|them|you|(?-i:[A-Z][\w'’.-]*))\s+"
         r"|^(?:i\s+)?offered\s+to\s+"
     ),
     send=(
@@ -527,7 +532,7 @@ SPANISH = _Language(
     code="es",
     promised=_rx(
         r"^(?:(?:le|les)\s+)?(?:prometido|prometida|prometimos|promet[ií])"
-        r"(?:\s+a\s+[A-ZÁÉÍÓÚÑ][\w'’-]*)?\s*[:,\-–]?\s*"
+        r"(?:\s+a\s+(?-i:[A-ZÁÉÍÓÚÑ][\w'’-]*))?\s*[:,\-–]?\s*"
     ),
     send=(
         _rx(
@@ -575,7 +580,7 @@ FRENCH = _Language(
     code="fr",
     promised=_rx(
         rf"^(?:(?:j{_A}ai|je\s+(?:lui|leur)\s+ai|on\s+a|nous\s+avons)\s+)?promis"
-        rf"(?:\s+à\s+[A-ZÀ-Ý][\w'’-]*)?\s*(?:[:,\-–]\s*)?(?:(?:de\s+|d{_A})\s*)?"
+        rf"(?:\s+à\s+(?-i:[A-ZÀ-Ý][\w'’-]*))?\s*(?:[:,\-–]\s*)?(?:(?:de\s+|d{_A})\s*)?"
     ),
     send=(
         _rx(
@@ -1061,8 +1066,10 @@ def _read_lines(private: str, title: str) -> tuple[tuple[Promise, ...], str | No
     seen: set[tuple[str, str]] = set()
     next_step: str | None = None
     for raw in private.split("\n"):
-        line = _clean_line(raw[: _MAX_LINE + 1])
-        if not line or len(line) > _MAX_LINE or _CONFIDENTIAL.search(line):
+        if len(raw) > _MAX_LINE:
+            continue
+        line = _clean_line(raw)
+        if not line or _CONFIDENTIAL.search(line):
             continue
         for clause in _clauses(line):
             if not clause or "?" in clause or _HEDGE.search(clause):
