@@ -14,6 +14,7 @@ import pytest
 import structlog
 
 import followup.providers.local.calendars as calendars_module
+from followup.errors import InputError
 from followup.model import Interval, Meeting, OccurrenceRef
 
 from .conftest import DATA, Home
@@ -166,13 +167,13 @@ def test_url_calendar_with_etag_and_outage(home: Home, server) -> None:  # type:
     again = source.changes(first.cursor, WINDOW)
     assert again.upserts == [] and handler.hits == [None, '"v1"']
     handler.fail = True
-    down = source.changes(again.cursor, WINDOW)
-    assert down.errors and down.removed == [] and down.cursor == again.cursor
+    with pytest.raises(InputError, match="HTTP 503"):  # the cycle keeps what it knew
+        source.changes(again.cursor, WINDOW)
     account.availability.busy(WINDOW)  # a calendar that is down is skipped, not raised
     handler.fail = False
     handler.etag = '"v2"'
     handler.body = handler.body.replace(b"Montessori Schulklasse", b"Montessori class")
-    changed = source.changes(down.cursor, WINDOW)
+    changed = source.changes(again.cursor, WINDOW)
     assert "Montessori class" in {m.title for m in changed.upserts}
     assert {r.uid for r in changed.removed} >= {"7g6502aejkun96i5fenfu6hvc1@google.com"}
 

@@ -125,8 +125,8 @@ def test_oversized_ics_is_refused_before_it_is_read(home: Home) -> None:
 
 def test_a_missing_calendar_folder_is_an_error_not_an_empty_calendar(home: Home) -> None:
     source = home.account(calendars=[str(home.root / "calendars" / "wrok")]).sources[0]
-    [error] = source.changes(None, WINDOW).errors
-    assert error.endswith("wrok: does not exist (check the `calendars` setting)")
+    with pytest.raises(InputError, match=r"wrok: does not exist \(check the `calendars`"):
+        source.changes(None, WINDOW)
 
 
 # --- permissions: the tests may run as root, who reads anything; so as `nobody` ------------
@@ -382,10 +382,12 @@ def test_a_trickling_server_cannot_hold_a_cycle(servers) -> None:  # type: ignor
     url = f"http://127.0.0.1:{httpd.server_address[1]}/private-token/basic.ics"
     source = CalendarSource(UrlLocation(url, deadline=1.0), UTC_ZONE)
     started = time.perf_counter()
-    [error] = source.changes(None, WINDOW).errors
+    with pytest.raises(InputError) as raised:
+        source.changes(None, WINDOW)
     assert time.perf_counter() - started < 3.0
-    assert error.endswith("/…/basic.ics#" + error.rsplit("#", 1)[1])
-    assert "not complete within 1 s" in error and "private-token" not in error
+    error = str(raised.value)
+    assert "/…/basic.ics#" in error and "private-token" not in error
+    assert "not complete within 1 s" in error
 
 
 def test_an_endless_body_stops_at_the_size_cap(servers) -> None:  # type: ignore[no-untyped-def]
@@ -426,10 +428,25 @@ def test_secret_parts_of_a_url_never_reach_errors_or_logs(servers) -> None:  # t
     port = httpd.server_address[1]
     url = f"http://alice:hunter2@127.0.0.1:{port}/private-s3cr3t/basic.ics?token=t0k3n"
     source = CalendarSource(UrlLocation(url), UTC_ZONE)
-    with structlog.testing.capture_logs() as logs:
-        changes = source.changes(None, WINDOW)
-    shown = repr(changes.errors) + repr(logs) + source.name
+    with structlog.testing.capture_logs() as logs, pytest.raises(InputError) as raised:
+        source.changes(None, WINDOW)
+    shown = str(raised.value) + repr(logs) + source.name
     assert f"http://127.0.0.1:{port}/…/basic.ics#" in shown
     for secret in ("alice", "hunter2", "s3cr3t", "t0k3n"):
         assert secret not in shown
     assert url_label(url).startswith(f"http://127.0.0.1:{port}/…/basic.ics#")
+
+
+def test_run_once_with_a_misspelled_maildir_exits_1_and_names_it(tmp_path: Path) -> None:
+    import io
+
+    from followup.cli import main
+    from followup.demo.workspace import build_workspace
+
+    config = build_workspace(tmp_path / "ws", datetime.now(UTC), UTC_ZONE)
+    config.write_text(config.read_text().replace('maildir = "Maildir"', 'maildir = "Mialdir"'))
+    out = io.StringIO()
+    rc = main(["--log-format", "json", "run", "--once", "--config", str(config)], out=out)
+    assert rc == 1, out.getvalue()
+    assert "Mialdir does not exist" in out.getvalue()
+    assert not (tmp_path / "ws" / "Mialdir").exists()  # never created where no client looks

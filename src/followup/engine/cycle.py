@@ -87,6 +87,9 @@ class CycleReport:
     errors: list[str] = field(default_factory=list)
     next_due: datetime | None = None  # when a cycle next has something to do
     stopped: bool = False  # stop() ended the writes early
+    # Sources that could not be read at all (a missing folder, an unreachable URL): `run
+    # --once` exits 1 for them, as for failed writes. A skipped file is not one of them.
+    sources_failed: list[str] = field(default_factory=list)
 
     def written(self, kind: WriteKind, outcome: str) -> int:
         return self.writes[(kind, outcome)]
@@ -181,6 +184,7 @@ class _Cycle:
                 raise
             except FollowupError as e:
                 self._error(f"source {source.name}: {e}", "sync.failed", source=source.name)
+                self.report.sources_failed.append(source.name)
                 continue
             self.ledger.apply_changes(name, source.name, changes)
             if changes.cursor is not None:

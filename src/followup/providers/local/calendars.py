@@ -50,12 +50,10 @@ class CalendarSource:
         before = _load(cursor)
         full = before is None
         seen_before = before or {}
-        try:
-            items = self.location.items()
-        except InputError as e:
-            # Unreachable is not empty: report it and keep everything we knew.
-            log.warning("calendar.unavailable", source=self.name, reason=str(e))
-            return CalendarChanges(cursor=cursor, errors=[str(e)])
+        # A location that cannot be listed (missing, unreachable) raises InputError: the
+        # cycle reports the source as failed and keeps everything it knew (unreachable is
+        # not empty), and `run --once` exits 1.
+        items = self.location.items()
 
         now_seen: dict[str, Seen] = {}
         upserts: list[Meeting] = []
