@@ -450,3 +450,14 @@ def test_run_once_with_a_misspelled_maildir_exits_1_and_names_it(tmp_path: Path)
     assert rc == 1, out.getvalue()
     assert "Mialdir does not exist" in out.getvalue()
     assert not (tmp_path / "ws" / "Mialdir").exists()  # never created where no client looks
+
+
+def test_doctor_names_a_calendar_url_by_its_host_only(home: Home) -> None:
+    from followup.service.doctor import check_clock
+
+    url = "http://alice:hunter2@127.0.0.1:9/private-s3cr3t/basic.ics?token=t0k3n"
+    _, config = home.config(calendars=[url])
+    shown = " ".join(f"{c.what} {c.fix}" for c in check_clock(config))
+    assert "127.0.0.1:9" in shown
+    for secret in ("alice", "hunter2", "s3cr3t", "t0k3n"):
+        assert secret not in shown

@@ -318,6 +318,17 @@ def _missing_scopes(acfg: object, granted: tuple[str, ...]) -> list[str]:
     return []
 
 
+def _host(url: str) -> str:
+    """A URL's host and port only: the user:password@, path and query of a calendar URL
+    are secrets (a private calendar address), and doctor's output is shared in bug reports."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.hostname or ''}{port}"
+
+
 def probe_urls(config: Config) -> list[str]:
     """One URL per provider host the config talks to, to read a Date header from."""
     urls: list[str] = []
@@ -331,7 +342,7 @@ def probe_urls(config: Config) -> list[str]:
     seen: set[str] = set()
     unique = []
     for u in urls:
-        host = urlsplit(u).netloc
+        host = _host(u)
         if host not in seen:
             seen.add(host)
             unique.append(u)
@@ -348,19 +359,19 @@ def check_clock(config: Config) -> Iterator[Check]:
         try:
             resp = requests.head(url, timeout=PROBE_TIMEOUT_SECONDS, allow_redirects=False)
         except requests.RequestException as e:
-            unreachable.append(f"{urlsplit(url).netloc} ({type(e).__name__})")
+            unreachable.append(f"{_host(url)} ({type(e).__name__})")
             continue
         date = resp.headers.get("Date")
         if not date:
-            unreachable.append(f"{urlsplit(url).netloc} (no Date header)")
+            unreachable.append(f"{_host(url)} (no Date header)")
             continue
         try:
             theirs = parsedate_to_datetime(date)
         except (TypeError, ValueError):
-            unreachable.append(f"{urlsplit(url).netloc} (bad Date header)")
+            unreachable.append(f"{_host(url)} (bad Date header)")
             continue
         skew = (datetime.now(UTC) - theirs).total_seconds()
-        host = urlsplit(url).netloc
+        host = _host(url)
         if abs(skew) > MAX_SKEW_SECONDS:
             ahead = "ahead of" if skew > 0 else "behind"
             yield Check(
