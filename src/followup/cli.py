@@ -97,6 +97,16 @@ def _parser() -> argparse.ArgumentParser:
 
     command("doctor", "check config, permissions, tokens, clock and ledger")
 
+    history = command("log", "what was created, dismissed, failed and skipped, and why")
+    history.add_argument("--since", help="from this date (YYYY-MM-DD) or time, your zone")
+    history.add_argument("--person", help="only this person (email address)")
+    history.add_argument("--account", help="only this account")
+    history.add_argument("--json", action="store_true", help="JSON Lines output")
+
+    retry = command("retry", "write again now what waits for a retry or a paused account")
+    retry.add_argument("--failed", action="store_true", help="also the writes given up")
+    retry.add_argument("--account", help="only this account")
+
     demo = command("demo", "build a demo workspace on local files and run a cycle")
     demo.add_argument(
         "--workdir", type=Path, default=Path("followup-demo"),
@@ -299,6 +309,15 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from followup.commands import undo_command
 
         return undo_command(config, account=args.account, yes=args.yes, out=out)
+    if cmd == "log":
+        from followup.service.history import show_log
+
+        return show_log(config, since=args.since, person=args.person, account=args.account,
+                        as_json=args.json, out=out, err=err)
+    if cmd == "retry":
+        from followup.commands import retry_command
+
+        return retry_command(config, account=args.account, failed=args.failed, out=out)
     raise AssertionError(f"unhandled command {cmd}")  # argparse rejects unknown commands
 
 

@@ -84,7 +84,8 @@ def undo_command(config: Config, *, account: str | None, yes: bool, out: TextIO)
     try:
         for account_cfg in chosen:
             try:
-                report = undo(ledger, open_account(account_cfg, config))
+                with ledger.account_lock(account_cfg.name):  # a shared PostgreSQL ledger
+                    report = undo(ledger, open_account(account_cfg, config))
             except FollowupError as e:
                 _error(f"followup: {account_cfg.name}: failed: {e}")
                 failed += 1
@@ -106,3 +107,19 @@ def undo_command(config: Config, *, account: str | None, yes: bool, out: TextIO)
 def templates_dir(config: Config) -> Path | None:
     return Path(config.templates_dir) if config.templates_dir else None
 
+
+def retry_command(config: Config, *, account: str | None, failed: bool, out: TextIO) -> int:
+    """`followup retry [--failed] [--account A]`: writes waiting for a retry are due now and
+    paused accounts resume; with --failed, writes given up are pending again. The next cycle
+    (the daemon's next wake, or `followup run --once`) writes them, looking each key up
+    first."""
+    if account is not None and account not in {a.name for a in config.accounts}:
+        _error(f"followup: no account named {account!r} in the config")
+        return 2
+    with Ledger.open(config.ledger_url()) as ledger:
+        changed = ledger.retry(account, failed=failed)
+    which = "failed or waiting" if failed else "waiting"
+    print(printable(f"{changed} {which} write{'s' if changed != 1 else ''} due again"
+                    f"{f' in {account}' if account else ''}; the next cycle writes them "
+                    "(followup run --once, or the running daemon's next wake)"), file=out)
+    return 0

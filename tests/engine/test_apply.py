@@ -59,7 +59,7 @@ def test_a_transient_failure_waits_at_least_the_servers_retry_after(ledger: Ledg
     assert later.count(WriteKind.DRAFT, "created") == 1
 
 
-@pytest.mark.parametrize("error", [ProviderError("400 bad request"), InputError("bad data"),
+@pytest.mark.parametrize("error", [ProviderError("400 bad request"),
                                    ValueError("a provider bug")])
 def test_a_permanent_error_is_retried_a_bounded_number_of_times(
     ledger_url: str, error: Exception

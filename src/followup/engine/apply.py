@@ -54,7 +54,7 @@ from typing import Never
 
 import structlog
 
-from followup import keys, metrics
+from followup import metrics
 from followup.engine.links import with_draft_links
 from followup.errors import (
     AuthError,
@@ -273,26 +273,38 @@ class _Adopt:
 def _adoption(ledger: Ledger, row: WriteRow) -> object:
     """How an adopting ledger attempts `row` for the first time.
 
-    A first touch writes the contact, then the draft, then the block of one person, all due
-    at once. So when that contact was found on its first attempt (EXISTED: written before
-    this ledger, not by a crashed attempt of its own), an earlier ledger reached this group,
-    and a draft or block of it that is missing now was deleted by the user. When the
-    contact was created or annotated just now, nothing of the group existed: the draft and
-    block are new, written without a lookup (a lookup per new draft would make a first
-    cycle quadratic for some providers). Anything else (no contact in the group, as for a
-    nurture touch or a weekly block; a contact retried) looks the key up first.
+    A first touch writes each person's contact, then their draft, then the meeting's block,
+    all due at once. So when a contact of that meeting (the person's own, for a draft) was
+    found on its first attempt (EXISTED: written before this ledger, not by a crashed
+    attempt of its own), an earlier ledger got to this meeting, and a draft or block of it
+    that is missing now was deleted by the user. When those contacts were all created or
+    annotated just now, nothing of the meeting existed: the draft or block is new, written
+    without a lookup (a lookup per new draft would make a first cycle quadratic for some
+    providers). Anything else (no contact, as for a nurture touch or a weekly block; a
+    contact that needed a retry) looks the key up first.
     """
-    if row.kind is WriteKind.CONTACT or not row.person:
+    if row.kind is WriteKind.CONTACT or not row.meeting_uid:
         return _Adopt.LOOK_UP
-    contact = ledger.write(keys.touch_key(row.account, row.meeting_uid, row.occurrence,
-                                          row.person, row.touch, WriteKind.CONTACT.value))
-    if contact is None or contact.state not in (WriteState.DONE, WriteState.DISMISSED):
+    contacts = [
+        w for w in ledger.meeting_writes(row.account, row.meeting_uid, row.occurrence)
+        if w.kind is WriteKind.CONTACT and w.touch == row.touch
+        and (not row.person or w.person == row.person)
+    ]
+    if not contacts:
         return _Adopt.LOOK_UP
-    if contact.attempts != 1:
-        return _Adopt.LOOK_UP  # found after a retry: perhaps our own crashed attempt
-    if contact.outcome in (WriteOutcome.EXISTED.value, WriteOutcome.DISMISSED.value):
+    if any(_found_before(c) for c in contacts):
         return _Adopt.DISMISS_IF_MISSING
-    return _Adopt.WRITE
+    fresh = (WriteOutcome.CREATED.value, WriteOutcome.ANNOTATED.value)
+    if all(c.state is WriteState.DONE and c.outcome in fresh for c in contacts):
+        return _Adopt.WRITE
+    return _Adopt.LOOK_UP
+
+
+def _found_before(contact: WriteRow) -> bool:
+    """Whether this ledger found the contact already written, on its very first attempt."""
+    return (contact.state in (WriteState.DONE, WriteState.DISMISSED)
+            and contact.attempts == 1
+            and contact.outcome in (WriteOutcome.EXISTED.value, WriteOutcome.DISMISSED.value))
 
 
 def _pause(

@@ -660,6 +660,17 @@ class Ledger(OffersMixin):
         with self._engine.begin() as conn:
             return [_write_row(r) for r in conn.execute(query)]
 
+    def meeting_writes(
+        self, account: str, meeting_uid: str, occurrence: datetime | None
+    ) -> list[WriteRow]:
+        """The account's writes about one meeting occurrence (its contacts, drafts, block)."""
+        t = schema.writes
+        same = (t.c.occurrence.is_(None) if occurrence is None
+                else t.c.occurrence == codec.utc(occurrence))
+        query = select(t).where(t.c.account == account, t.c.meeting_uid == meeting_uid, same)
+        with self._engine.begin() as conn:
+            return [_write_row(r) for r in conn.execute(query.order_by(t.c.key))]
+
     def write(self, key: str) -> WriteRow | None:
         with self._engine.begin() as conn:
             row = conn.execute(select(schema.writes).where(schema.writes.c.key == key)).first()

@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -123,6 +124,7 @@ class Daemon:
         self._reload = False
         self._ready_sent = False
         self._http: HttpEndpoint | None = None
+        self._writes_failed: set[str] = set()  # accounts with failed writes (--once: exit 1)
 
     # --- signals ---------------------------------------------------------------------------
 
@@ -243,11 +245,13 @@ class Daemon:
                 account = open_account(acfg, config)
                 self._accounts[name] = account
             progress = self._backfill_progress(acfg, started)
-            report = run_cycle(
-                config, self.ledger, account, self.settings.composer, started,
-                dry_run=self.dry_run, stop=self.should_stop,
-                hooks=progress.hook if progress else None,
-            )
+            # Two processes sharing a PostgreSQL ledger never run one account at once.
+            with nullcontext() if self.dry_run else self.ledger.account_lock(name):
+                report = run_cycle(
+                    config, self.ledger, account, self.settings.composer, started,
+                    dry_run=self.dry_run, stop=self.should_stop,
+                    hooks=progress.hook if progress else None,
+                )
             if progress:
                 progress.finish()
         except AuthError as e:
@@ -273,6 +277,8 @@ class Daemon:
         next_due = report.next_due
         next_attempt = min(poll, next_due) if next_due is not None else poll
         self.board.succeeded(name, finished, next_attempt)
+        if _report_fields(report)["failed"] or report.sources_failed:
+            self._writes_failed.add(name)
         metrics.CYCLES.labels(account=name, result="stopped" if report.stopped else "ok").inc()
         metrics.LAST_SYNC.labels(account=name).set(finished.timestamp())
         self._export_pending(name)
@@ -340,7 +346,7 @@ class Daemon:
         states = [h.state for h in self.board.snapshot()]
         bad = [s for s in states if s in (Health.FAILING, Health.NEEDS_RECONNECT)]
         if not bad:
-            return EXIT_OK
+            return EXIT_SOME_FAILED if self._writes_failed else EXIT_OK
         return EXIT_TEMPFAIL if len(bad) == len(states) else EXIT_SOME_FAILED
 
     # --- reload and HTTP -------------------------------------------------------------------
@@ -432,9 +438,9 @@ def _report_fields(report: CycleReport) -> dict[str, int]:
 
 
 def run_daemon(config_path: Path, *, once: bool, dry_run: bool, out: TextIO) -> int:
-    """`followup run`. Exit codes: 0 ok (or stopped by a signal), 1 some account failed
-    (--once), 2 config error, 3 another instance holds the lock, 75 every account failed
-    (--once) or the ledger cannot be reached."""
+    """`followup run`. Exit codes: 0 ok (or stopped by a signal), 1 some account failed or
+    some writes failed (--once), 2 config error, 3 another instance holds the lock, 75 every
+    account failed (--once) or the ledger cannot be reached."""
     if not structlog.is_configured():
         from followup.log import configure_logging
 

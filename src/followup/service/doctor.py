@@ -443,6 +443,14 @@ def _integrity(url: str, shown: str) -> Iterator[Check]:
         yield Check(Verdict.OK, f"ledger {shown} passes its integrity check")
 
 
+def check_writes(config: Config) -> Iterator[Check]:
+    """Failed writes and paused accounts are problems (service.status.write_problems)."""
+    from followup.service.status import write_problems
+
+    for what, fix in write_problems(config):
+        yield Check(Verdict.FAIL, what, fix)
+
+
 def run_checks(config: Config, config_path: Path | None = None) -> Iterator[Check]:
     yield from check_permissions(config)
     if config_path is not None:
@@ -452,6 +460,7 @@ def run_checks(config: Config, config_path: Path | None = None) -> Iterator[Chec
     yield from check_credentials(config)
     yield from check_clock(config)
     yield from check_ledger(config)
+    yield from check_writes(config)
 
 
 def run_doctor(config_path: Path, *, out: TextIO) -> int:

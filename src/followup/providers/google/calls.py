@@ -179,6 +179,8 @@ def _exhausted(e: Exception, request: Any) -> Exception:
     if not is_retryable(e):
         return e
     name = getattr(request, "methodId", None) or "google call"
+    if isinstance(e, ConnectionLost):  # still no answer: the network's fault, not the write's
+        return ConnectionLost(f"{name}: gave up after retries ({e})")
     return TransientError(f"{name}: gave up after retries ({_reason(e)})", retry_after(e))
 
 

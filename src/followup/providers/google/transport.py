@@ -19,7 +19,7 @@ import requests
 import structlog
 from google.auth.exceptions import RefreshError, TransportError
 
-from followup.errors import AuthError, TransientError
+from followup.errors import AuthError, EnvironmentFailure, TransientError
 from followup.metrics import record_request
 from followup.providers.google._gauth import AuthorizedSession, Request
 
@@ -28,8 +28,9 @@ log = structlog.get_logger(__name__)
 PROVIDER = "google"
 
 
-class ConnectionLost(TransientError):
-    """No HTTP answer: the connection dropped or timed out. A write may or may not be applied."""
+class ConnectionLost(EnvironmentFailure):
+    """No HTTP answer: the connection dropped or timed out. A write may or may not be applied.
+    The network's fault, not the write's: the account pauses, no attempt is spent."""
 
 
 class Response(dict[str, str]):

@@ -30,7 +30,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from followup.errors import AuthError, ProviderError, TransientError
+from followup.errors import AuthError, EnvironmentFailure, ProviderError, TransientError
 from followup.metrics import record_request, record_retry
 
 log = structlog.get_logger(__name__)
@@ -257,7 +257,7 @@ class GraphClient:
                     log.info("graph.connection_failed", endpoint=endpoint, error=reason)
                     if replay_safe:
                         raise _Retry(reason) from None
-                    raise TransientError(
+                    raise EnvironmentFailure(  # the network's fault: no attempt spent
                         f"Graph {endpoint}: connection failed ({reason}); the request may "
                         "have been applied, so it is not sent again blindly"
                     ) from None
