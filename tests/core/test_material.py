@@ -106,6 +106,12 @@ MORE_PROMISES: list[tuple[str, list[tuple[str, str]]]] = [
     ("Next: send deck, then demo", [("send", "the deck")]),
     ("Promised: get back to you on SSO", [("do", "get back to you on SSO")]),
     ("Promised Kalman filter article", [("send", "the Kalman filter article")]),
+    ("I'll send the term sheet with our 2x liquidation pref", [("send", "the term sheet")]),
+    ("send the recording of the call where she cried", [("send", "the recording of the call")]),
+    ("send the case study Gavin hated", []),
+    ("send the acquisition memo", []),
+    ("send the list of their weaknesses", []),
+    ("send the pitch deck 2.3 with the 12M valuation", [("send", "the pitch deck")]),
     ("Promised Jane an intro to Charles", [("intro", "Charles")]),
     # Not promises to the person: theirs, ours internally, past, vague, or a question.
     ("She'll send me their API docs", []),
@@ -198,6 +204,25 @@ NEXT_STEPS = [
 
 @pytest.mark.parametrize(("notes", "expected"), NEXT_STEPS, ids=[n[0] for n in NEXT_STEPS])
 def test_the_next_step_is_the_purpose_of_the_next_meeting(notes: str, expected: str) -> None:
+    assert read_material(notes).next_step == expected
+
+
+@pytest.mark.parametrize(
+    ("notes", "expected"),
+    [
+        ("next: call with their CEO to close the deal", "a call with their CEO"),
+        ("follow-up call about their cash problems", None),
+        ("follow-up call about the acquisition", None),
+        ("wants a call about the lawsuit", None),
+        ("Next step: negotiate down to 30k", None),
+        ("next step: pilot at 50% discount", None),
+        ("doesn't want a demo", None),
+        ("wants a demo?", None),
+        ("Gavin wants exclusivity", None),
+        ("wants an intro to our CTO", None),
+    ],
+)
+def test_a_next_step_carries_no_more_than_the_purpose(notes: str, expected: str | None) -> None:
     assert read_material(notes).next_step == expected
 
 

@@ -189,7 +189,11 @@ _JUDGEMENT = re.compile(
         descuento|financiación|valoración|salario|presupuesto|
         ne|pas|jamais|confidentiel|confidentielle|privé|privée|entre nous|semble|semblait|
         ennuyé|ennuyée|faible|peut-être|je pense|crois|remise|financement|
-        valorisation|salaire|plancher
+        valorisation|salaire|plancher|
+        upsell|churn|lawsuit|litigation|acquisition|acquire|merger|problem|problems|issue|
+        issues|struggling|broke|cash|debt|bankrupt|bankruptcy|weakness|weaknesses|underpaid|
+        overpaid|rejected|rejection|mess|jerk|firing|fire|quit|quitting|leaving|divorce|sick|
+        pregnant|health|therapy|close the deal|closing|negotiate|negotiation|leverage
     """)
     + r")(?![\w-])"
     r"|n['’]\w"  # French elided negation
@@ -293,7 +297,8 @@ _EVENTS_EN = _words("""
 _PURPOSES_EN = _EVENTS_EN | _words("""
     scope scoping pricing proposal contract timeline integration roadmap requirements
     onboarding rollout training partnership collaboration plan planning proof concept
-    use-case setup migration deployment architecture
+    use-case setup migration deployment architecture security compliance api licensing
+    implementation renewal sso
 """)
 _EVENTS_DE = _words("""
     demo pilot pilotprojekt pilotphase workshop termin call gespräch treffen präsentation
@@ -876,9 +881,19 @@ def _usable(item: str, *, max_words: int = 10) -> bool:
     )
 
 
+# What is attached to an item ("the term sheet with our 2x pref", "the deck for the board") is
+# detail the email does not need.
+_ATTACHED = re.compile(r"\s+(?:with|for|mit|für|con|para|avec|pour)\s", re.IGNORECASE)
+# "a call with their CEO to close the deal": the purpose of the purpose stays private.
+_IN_ORDER_TO = re.compile(r"\s+(?:to|so|um|para|pour|afin)\s", re.IGNORECASE)
+
+
 def _send_item(rest: str, lang: _Language) -> str | None:
     item = _trim(_strip_lead_recipient(_trim(rest), lang))
     item = _trim(_cut(item))
+    if _INSIDE.search(item):
+        return None
+    item = _trim(_ATTACHED.split(item, maxsplit=1)[0])
     item = _trim(_strip_trail_recipient(item, lang))
     if not item or not _usable(item):
         return None
@@ -1018,7 +1033,7 @@ def _next_step_in(clause: str) -> str | None:
             match = pattern.search(body)
             if not match or _NEGATION.search(body[: match.start()]):
                 continue
-            rest = _trim(_cut(_trim(match.group("rest"))))
+            rest = _trim(_IN_ORDER_TO.split(_cut(_trim(match.group("rest"))), maxsplit=1)[0])
             if not rest or not _usable(rest) or _promises_in(rest, ""):
                 continue
             words = rest.split()
@@ -1036,8 +1051,8 @@ def _next_step_in(clause: str) -> str | None:
                 if event is None:
                     continue
                 rest = " ".join(words[: event + 1])
-            elif how == "marker" and not _has_any(rest, _PURPOSES):
-                continue
+            elif not _has_any(rest, _PURPOSES):
+                continue  # a marker or a topic must name what the meeting is for
             if lang is ENGLISH and how != "topic":
                 rest = _article(rest, _EVENTS)
             return rest
