@@ -53,6 +53,8 @@ class Collection:
         self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and friends probing: not an API name
+            raise AttributeError(name)
         attr = getattr(self._resource, name)
         if not getattr(attr, "__is_resource__", False):  # a method (list, get_next, ...)
             self.__dict__[name] = attr
