@@ -71,6 +71,12 @@ PROMISES: list[tuple[str, list[tuple[str, str]]]] = [
     ("vorstellen: Klaus Weber (Vertrieb)", [("intro", "Klaus Weber")]),
     ("Versprochen: ihm Klaus Weber vorstellen", [("intro", "Klaus Weber")]),
     ("Whitepaper schicken, aber Preise erst nach dem Pilot", [("send", "Whitepaper")]),
+    ("Deck schicken - Kunde wirkt unentschlossen", [("send", "Deck")]),
+    ("Preisliste schicken (Untergrenze 30k)", [("send", "Preisliste")]),
+    ("Ich schicke ihm die Präsentation, obwohl er nervt", [("send", "die Präsentation")]),
+    ("ihm die Unterlagen zur Übernahme schicken", []),
+    ("Mit Anna Schmidt bekannt machen", [("intro", "Anna Schmidt")]),
+    ("Stelle ihm Anna Schmidt vor", [("intro", "Anna Schmidt")]),
     # Spanish
     ("Prometí enviarle el informe", [("send", "el informe")]),
     ("Prometido: enviar la propuesta", [("send", "la propuesta")]),
@@ -78,11 +84,17 @@ PROMISES: list[tuple[str, list[tuple[str, str]]]] = [
     ("Le prometí a Carlos enviarle el informe el viernes", [("send", "el informe")]),
     ("presentarle a Carlos", [("intro", "Carlos")]),
     ("presentarle a Lucía Fernández pero no hoy", [("intro", "Lucía Fernández")]),
+    ("enviar el informe de precios (nuestro mínimo es 20k)", [("send", "el informe de precios")]),
+    ("le mando el enlace al repositorio", [("send", "el enlace al repositorio")]),
+    ("ponerle en contacto con Marta López", [("intro", "Marta López")]),
     # French
     ("Promis : envoyer l'article", [("send", "l'article")]),
     ("lui envoyer la présentation", [("send", "la présentation")]),
     ("J'ai promis de lui envoyer la présentation", [("send", "la présentation")]),
     ("présenter à Claire", [("intro", "Claire")]),
+    ("envoyer le devis, il semble pressé", [("send", "le devis")]),
+    ("mettre en relation avec Paul Durand", [("intro", "Paul Durand")]),
+    ("Promis : vérifier les disponibilités en mai", [("do", "vérifier les disponibilités")]),
     ("Promis : présenter à Claire Dubois, mais parce que", [("intro", "Claire Dubois")]),
 ]
 
@@ -199,6 +211,10 @@ NEXT_STEPS = [
     ("wants a demo of the API for their lawyers", "a demo"),
     ("Nächster Schritt: Pilot-Umfang", "Pilot-Umfang"),
     ("Prochaine étape : atelier avec leur équipe", "atelier avec leur équipe"),
+    ("veut un atelier avec son équipe", "un atelier"),
+    ("quiere una demo pero no tiene presupuesto", "una demo"),
+    ("reunión de seguimiento sobre precios", "precios"),
+    ("möchte eine Demo für ihr Team", "eine Demo"),
 ]
 
 

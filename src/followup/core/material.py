@@ -193,7 +193,11 @@ _JUDGEMENT = re.compile(
         upsell|churn|lawsuit|litigation|acquisition|acquire|merger|problem|problems|issue|
         issues|struggling|broke|cash|debt|bankrupt|bankruptcy|weakness|weaknesses|underpaid|
         overpaid|rejected|rejection|mess|jerk|firing|fire|quit|quitting|leaving|divorce|sick|
-        pregnant|health|therapy|close the deal|closing|negotiate|negotiation|leverage
+        pregnant|health|therapy|close the deal|closing|negotiate|negotiation|leverage|
+        übernahme|fusion|klage|rechtsstreit|kündigung|gekündigt|entlassung|entlassungen|
+        problem|probleme|schulden|pleite|insolvenz|
+        adquisición|fusión|demanda|despido|despidos|problema|problemas|deuda|quiebra|
+        rachat|procès|licenciement|licenciements|problème|problèmes|dette|faillite
     """)
     + r")(?![\w-])"
     r"|n['’]\w"  # French elided negation
@@ -245,7 +249,7 @@ _FIRST_PERSON = re.compile(
 )
 # Verbs of a sentence, not an object: "share price is up", "email is best".
 _COPULA = re.compile(
-    r"(?<![\w-])(?:is|are|was|were|be|been|has|had|ist|sind|war|waren|hat|es|son|fue|está|"
+    r"(?<![\w-])(?:is|are|was|were|be|been|has|had|ist|sind|war|waren|hat|es|fue|está|"
     r"están|tiene|est|sont|était|ont)(?![\w-])",
     re.IGNORECASE,
 )
@@ -727,7 +731,8 @@ def _clauses(line: str) -> Iterator[str]:
             before in _ABBREVIATIONS or (len(before) == 1 and before.isalpha())
         ):
             continue
-        yield line[start : match.end()].strip()
+        # Keep "?" and "!" (a question is skipped later); drop the dashes.
+        yield (line[start : match.start()] + match.group(0)).strip().rstrip("-–—").strip()
         start = match.end()
     yield line[start:].strip()
 
