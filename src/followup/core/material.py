@@ -1043,7 +1043,7 @@ def _next_step_in(clause: str) -> str | None:
                 continue
             words = rest.split()
             if how == "wants":
-                # Only "[a] [quick] demo": what follows the event is the user's own remark.
+                # "[a] [quick] demo ...": the event comes first.
                 skip = 1 if words[0].lower() in _DETERMINERS else 0
                 event = next(
                     (
@@ -1055,7 +1055,9 @@ def _next_step_in(clause: str) -> str | None:
                 )
                 if event is None:
                     continue
-                rest = " ".join(words[: event + 1])
+                # "a demo of the dashboard"; "a demo for the team they are firing" -> "a demo".
+                kept = _ATTACHED.split(rest, maxsplit=1)[0].split()
+                rest = " ".join(kept if len(kept) <= event + 5 else words[: event + 1])
             elif not _has_any(rest, _PURPOSES):
                 continue  # a marker or a topic must name what the meeting is for
             if lang is ENGLISH and how != "topic":
