@@ -56,7 +56,7 @@ def _address(v: str) -> str:
     try:
         validate_email(a, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as e:
-        raise ValueError(f"{v!r} is not an email address: {e}") from None
+        raise ValueError(f"{v!r} is not an email address: {str(e).rstrip('.')}") from None
     return a
 
 
@@ -148,6 +148,8 @@ class TriageConfig(_Model):
             "noreply", "no-reply", "donotreply", "do-not-reply", "notifications", "notification",
             "mailer-daemon", "postmaster", "calendar", "bounce", "bounces", "list", "lists",
             "all", "team", "info", "support", "newsletter", "room", "rooms",
+            # Shared mailboxes: many people read them, nobody is the contact.
+            "events", "hello", "press", "office", "sales", "contact",
         ]
     )
     skip_domains: list[str] = Field(

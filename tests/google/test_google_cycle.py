@@ -25,11 +25,19 @@ def assert_one_of_each(fake: FakeGoogle, people: list[tuple[str, str]] = PEOPLE)
               if "followupKey" in e.get("extendedProperties", {}).get("private", {})]
     assert contacts == emails
     assert drafts == emails
-    assert len(blocks) == len(emails)
+    # One block for the meeting, linking each draft by its Message-ID (a Gmail search that
+    # finds the draft even after the user edits it).
+    assert len(blocks) == 1
+    description = blocks[0].get("description", "")
+    for mid in fake.drafts.values():
+        message_id = str(fake.messages[mid]["parsed"]["Message-ID"]).strip("<>")
+        link = "https://mail.google.com/mail/u/0/#search/rfc822msgid%3A" + message_id.replace(
+            "@", "%40")
+        assert link in description
     assert not [m for m in fake.messages.values() if "SENT" in m["labelIds"]]
 
 
-def test_a_meeting_becomes_one_contact_draft_and_block_per_person(cycles: Cycles) -> None:
+def test_a_meeting_becomes_one_contact_and_draft_per_person_and_one_block(cycles: Cycles) -> None:
     cycles.meeting(T0)
     cycles.until_settled(T0 + timedelta(hours=2))
     assert_one_of_each(cycles.fake)
@@ -56,7 +64,8 @@ def test_writes_applied_with_their_answer_lost_are_not_doubled(cycles: Cycles) -
     cycles.meeting(T0)
     cycles.until_settled(T0 + timedelta(hours=2))
     assert_one_of_each(cycles.fake)
-    assert len(cycles.fake.applied_then_dropped) == 6
+    # Two contacts, two drafts and the meeting's one block: each applied, its answer lost.
+    assert len(cycles.fake.applied_then_dropped) == 5
 
 
 def test_requests_per_cycle(fake: FakeGoogle, config: Config, tmp_path: Path,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .tls import Server, TestCA, quiet
 
@@ -496,7 +496,10 @@ class FakeGraph:
     def _message_create(self, q: dict[str, str], body: Any) -> Reply:
         mid = self._id("msg")
         msg = {k: v for k, v in body.items() if k != "singleValueExtendedProperties"}
+        # Outlook on the web's address of the item, as Graph's webLink gives it.
+        web = f"https://outlook.office365.com/owa/?ItemID={quote(mid, safe='')}&exvsurl=1"
         msg.update({"id": mid, "isDraft": True, "_folder": "drafts", "_mime": b"",
+                    "webLink": web + "&viewmodel=ReadMessageItem",
                     "_event": None, "_attachments": [], "ccRecipients": [],
                     "hasAttachments": False, "receivedDateTime": _iso(datetime.now(UTC)),
                     "sentDateTime": None, "from": {"emailAddress": {"address": self.me}},

@@ -21,7 +21,7 @@ from .helpers import append_config, run_followup
 
 pytestmark = pytest.mark.slow
 
-NOTE_MARKER = "ZEBRA-QUOKKA-7731"  # in a meeting's notes: ends up in the draft only
+NOTE_MARKER = "ZEBRA-QUOKKA-7731"  # in a meeting's shareable notes: ends up in the draft only
 TOKEN_MARKER = "tok-SECRET-5512"  # in token files followup reads and sends
 REFRESH_MARKER = "1//refresh-SECRET-8841"
 CLIENT_SECRET_MARKER = "GOCSPX-client-SECRET-3390"
@@ -78,7 +78,7 @@ def test_logs_never_carry_tokens_or_meeting_notes(workspace: Path, revoked_googl
     event = make_event(
         "marker@logs.example", "Coffee with Dana", end - timedelta(minutes=30), end,
         [ADA, Person("Dana Scully", "dana@fbi.example")],
-        description=f"Dana asked about {NOTE_MARKER}. I promised the paper on it.",
+        description=f"> Dana asked about {NOTE_MARKER}.\nI promised the paper on it.",
     )
     (workspace.parent / "calendar" / "marker.ics").write_bytes(event.to_ical())
     append_config(workspace, """

@@ -44,6 +44,8 @@ RECURRING_KNOWN = "recurring_known"  # met at an earlier occurrence of the serie
 # TriageConfig.skip_local_parts counts as a machine (no-reply, notifications...).
 _GROUP_WORDS = frozenset({"list", "lists", "all", "team", "group", "groups", "everyone", "staff"})
 _ROOM_WORDS = frozenset({"room", "rooms", "resource", "resources"})
+# Shared mailboxes: a team reads them, so they are a group, not a person to follow up with.
+_SHARED_WORDS = frozenset({"events", "hello", "press", "office", "sales", "contact"})
 
 _FORBIDDEN = r"\s@<>()\[\],;:\"\\"
 _EMAIL = re.compile(rf"^[^{_FORBIDDEN}]+@(?:[^{_FORBIDDEN}.]+\.)+[^{_FORBIDDEN}.]{{2,}}$")
@@ -142,6 +144,8 @@ class _Judge:
             return RESOURCE, "This is a room or resource calendar, not a person."
         word = _local_part_word(local, self.local_words)
         if word is not None:
+            if word.lower() in _SHARED_WORDS:
+                return GROUP, f"A shared mailbox ('{word}@'), not a person."
             if word.lower() in _GROUP_WORDS:
                 return GROUP, f"The address looks like a group or list ('{word}'), not a person."
             if word.lower() in _ROOM_WORDS:

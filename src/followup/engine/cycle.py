@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from followup.config import Config
-from followup.core.compose import Composer
+from followup.core.compose import Composer, TemplateProblem
 from followup.core.drafting import Recipient
 from followup.core.material import read_material
 from followup.core.networking import (
@@ -217,6 +217,9 @@ class _Cycle:
                 raise
             except FollowupError as e:  # mail or busy unavailable: try the meeting next cycle
                 self._error(f"meeting {meeting.uid}: {e}", "meeting.deferred", uid=meeting.uid)
+            except TemplateProblem as e:  # a user's template: fixed, the meeting goes on
+                self._error(f"meeting {meeting.uid}: {e}", "meeting.template_failed",
+                            uid=meeting.uid)
         for batch in _half_days(planned, self.config.user.tz):
             self._place_block(batch)
         for item in planned:
@@ -487,11 +490,33 @@ class _Cycle:
         ]
 
     def offered(self) -> list[Interval]:
-        """Slots that drafts of earlier cycles offered and that are still held."""
+        """Slots that drafts of earlier cycles offered and that are still held. A draft the
+        user deleted without sending frees its slots (asked only when planning, so an idle
+        cycle stays one request)."""
         if self._held is None:
-            self._held = [o.interval for o in self.ledger.live_offers(self.account.name,
-                                                                       self.now)]
+            offers = self.ledger.live_offers(self.account.name, self.now)
+            deleted = self._deleted_drafts({o.draft_key for o in offers})
+            self._held = [o.interval for o in offers if o.draft_key not in deleted]
         return [*self._held, *self._offered]
+
+    def _deleted_drafts(self, keys: set[str]) -> set[str]:
+        deleted: set[str] = set()
+        for key in sorted(keys):
+            row = self.ledger.write(key)
+            if row is None or row.state is not WriteState.DONE:
+                continue
+            if not isinstance(row.payload, DraftPayload) or not self._draft_gone(row):
+                continue
+            # Gone from Drafts: sent (the offer stands) or deleted (it is free again).
+            since = row.done_at or row.created_at
+            sent = self.account.mail.last_interactions(
+                [addr for _, addr in row.payload.to], since=since)
+            if any(i.direction == "sent" for i in sent.values()):
+                continue
+            deleted.add(key)
+            if not self.dry_run:
+                self.ledger.release_offers(self.account.name, key)
+        return deleted
 
     def _error(self, message: str, event: str, **fields: str) -> None:
         log.warning(event, account=self.account.name, error=message, **fields)

@@ -11,7 +11,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from followup.ledger import codec, schema
+from followup.ledger.rows import WriteState
 from followup.model import Interval
+
+_GONE = [WriteState.DISMISSED.value, WriteState.REMOVED.value, WriteState.FAILED.value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +68,17 @@ class OffersMixin:
                 conn.execute(t.insert(), fresh)
 
     def live_offers(self, account: str, now: datetime) -> list[Offer]:
-        """Offers still held: the slot has not started and the hold has not passed."""
-        t = schema.offers
+        """Offers still held: the slot has not started, the hold has not passed, and the
+        draft is not known to be gone (the user deleted it, undo removed it, it failed)."""
+        t, w = schema.offers, schema.writes
+        gone = select(w.c.key).where(w.c.state.in_(_GONE))
         with self._engine.begin() as conn:
             rows = conn.execute(
                 select(t.c.draft_key, t.c.starts_at, t.c.ends_at).where(
                     t.c.account == account,
                     t.c.starts_at > codec.utc(now),
                     t.c.hold_until > codec.utc(now),
+                    t.c.draft_key.not_in(gone),
                 )
             ).all()
         return [Offer(r.draft_key, r.starts_at, r.ends_at) for r in rows]
