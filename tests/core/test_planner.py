@@ -35,7 +35,6 @@ from followup.model import (
     Interval,
     Meeting,
     PartStat,
-    WriteIntent,
     WriteKind,
 )
 
