@@ -123,6 +123,25 @@ def test_oversized_ics_is_refused_before_it_is_read(home: Home) -> None:
     assert [m.title for m in source.changes(None, WINDOW).upserts] == ["kept"]
 
 
+def test_oversized_mail_is_refused_before_it_is_read(home: Home) -> None:
+    with (home.maildir / "new" / "1.huge").open("wb") as f:
+        f.write(invitation("huge@x"))
+        f.truncate(MAX_MAIL_BYTES + 1)
+    source = next(s for s in home.account().sources if s.name == "mail:INBOX")
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        changes = source.changes(None, WINDOW)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 2.0 and peak < MAX_MAIL_BYTES // 10
+    [error] = changes.errors
+    assert "1.huge" in error and "over the 25 MB limit" in error
+    home.deliver(invitation("good@x"), name="2.good")  # and the folder goes on
+    assert [m.uid for m in source.changes(changes.cursor, WINDOW).upserts] == ["good@x"]
+
+
 def test_a_missing_calendar_folder_is_an_error_not_an_empty_calendar(home: Home) -> None:
     source = home.account(calendars=[str(home.root / "calendars" / "wrok")]).sources[0]
     with pytest.raises(InputError, match=r"wrok: does not exist \(check the `calendars`"):
