@@ -340,7 +340,7 @@ class Ledger(OffersMixin):
 
     def meetings(self, account: str, start: datetime, end: datetime) -> list[Meeting]:
         """Occurrences overlapping [start, end), one per (UID, occurrence) across sources:
-        the higher SEQUENCE wins, then a calendar source over a mail source. A copy that
+        a calendar source over a mail source, then the higher SEQUENCE (merge.winners). A copy that
         wins but has moved out of the window hides the stale copies still inside it."""
         t = schema.meetings
         start, end = codec.utc(start), codec.utc(end)
