@@ -149,7 +149,40 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
     workspace.write_text(good)
     d.signal(signal.SIGHUP)
     d.wait_event("daemon.reloaded")
-    assert _eventually(lambda: len([e for e in d.events() if e["event"] == "daemon.cycle_done"]) >= 2)
+    assert _eventually(
+        lambda: len([e for e in d.events() if e["event"] == "daemon.cycle_done"]) >= 2)
+    assert d.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("broken", "problem"),
+    [
+        (b"\n[daemon]\npoll_seconds = 1e14\n", "`daemon.poll_seconds` must be at most 86400"),
+        (b"\n[daemon]\nhorizon_days = 100000000000000000000\nlookback_days = 99999999999\n",
+         "`daemon.horizon_days` must be at most 366"),
+        (b'\n[user]\nsignature = "caf\xe9"\n', "is not UTF-8"),
+        (b"\n[[accounts]]\nkind = \"google\"\nname = \"../../escape\"\n",
+         "cannot be an account name"),
+        (b"\x00\xff\xfe garbage", "is not UTF-8"),
+    ],
+)
+def test_sighup_never_ends_the_daemon_whatever_the_config_holds(
+    workspace: Path, tmp_path: Path, daemons: Callable[..., DaemonProcess], broken: bytes,
+    problem: str,
+) -> None:
+    d = daemons(workspace, tmp_path / "log")
+    d.wait_event("daemon.cycle_done", account="demo")
+    good = workspace.read_bytes()
+    workspace.write_bytes(good + broken)
+    d.signal(signal.SIGHUP)
+    refused = d.wait_event("daemon.reload_refused")
+    assert problem in refused["problem"]
+    time.sleep(0.3)
+    assert d.proc.poll() is None, "still running"
+    assert "Traceback" not in d.log
+    workspace.write_bytes(good)
+    d.signal(signal.SIGHUP)
+    d.wait_event("daemon.reloaded")
     assert d.stop() == 0
 
 

@@ -64,17 +64,44 @@ def _unexpected(output: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize(("unit", "user"), [("followup.service", True),
-                                            ("followup@work.service", False)])
-def test_unit_verifies_cleanly(unit_dir: Path, unit: str, user: bool) -> None:
+@pytest.fixture
+def generated(unit_dir: Path, tmp_path: Path) -> Path:
+    """`followup install-unit` output for the demo workspace, beside the shipped units: a
+    user unit (followup-generated.service) and the system template with the generated
+    drop-in appended (followup-dropin@work.service; appending = what a drop-in does)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from followup.config import load_config
+    from followup.demo.workspace import build_workspace
+    from followup.service.unit import system_dropin, user_unit
+
+    config_path = build_workspace(tmp_path / "ws", datetime.now(UTC), ZoneInfo("UTC"))
+    config = load_config(config_path)
+    user = user_unit(config, config_path, executable=_followup_executable())
+    (unit_dir / "followup-generated.service").write_text(user)
+    template = (unit_dir / "followup@.service").read_text()
+    (unit_dir / "followup-dropin@.service").write_text(
+        template + "\n" + system_dropin(config, config_path))
+    (unit_dir / "followup-dropin@work.service").symlink_to("followup-dropin@.service")
+    return unit_dir
+
+
+ALL_UNITS = [("followup.service", True), ("followup@work.service", False),
+             ("followup-generated.service", True), ("followup-dropin@work.service", False)]
+
+
+@pytest.mark.parametrize(("unit", "user"), ALL_UNITS)
+def test_unit_verifies_cleanly(generated: Path, unit: str, user: bool) -> None:
+    unit_dir = generated
     done = _analyze("verify", str(unit_dir / unit), user=user, cwd=unit_dir)
     assert done.returncode == 0, done.stderr
     assert _unexpected(done.stdout + done.stderr) == []
 
 
-@pytest.mark.parametrize(("unit", "user"), [("followup.service", True),
-                                            ("followup@work.service", False)])
-def test_unit_security_exposure_is_low(unit_dir: Path, unit: str, user: bool) -> None:
+@pytest.mark.parametrize(("unit", "user"), ALL_UNITS)
+def test_unit_security_exposure_is_low(generated: Path, unit: str, user: bool) -> None:
+    unit_dir = generated
     done = _analyze("security", "--offline=yes", "--no-pager", str(unit_dir / unit),
                     user=user, cwd=unit_dir)
     m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", done.stdout)

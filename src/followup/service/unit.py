@@ -74,6 +74,24 @@ def writable_paths(config: Config) -> WritablePaths:
     return WritablePaths([p for p in seen if p.exists()], [p for p in seen if not p.exists()])
 
 
+def prepare_folders(config: Config) -> list[Path]:
+    """Create the state dir and the contacts and follow-ups folders that do not exist yet.
+
+    Inside the unit's sandbox their parents are read-only, so the daemon could not create
+    them on its first write. A Maildir root is never created (a typo would collect drafts
+    where no mail client looks); `followup doctor` names it instead.
+    """
+    wanted = [config.state_path()] + [
+        Path(folder).expanduser() for a in config.accounts if isinstance(a, LocalAccount)
+        for folder in (a.contacts, a.followups) if folder]
+    created = []
+    for p in wanted:
+        if not p.exists():
+            p.mkdir(mode=0o700, parents=True)
+            created.append(p)
+    return created
+
+
 def _inside(p: Path, folder: Path) -> bool:
     try:
         p.resolve().relative_to(folder.resolve())
@@ -150,6 +168,9 @@ def system_dropin_path(instance: str) -> Path:
 def install_unit(config: Config, config_path: Path, *, system: bool, instance: str | None,
                  output: Path | None, force: bool, out: TextIO, err: TextIO) -> int:
     """`followup install-unit`: 0 written (or printed), 1 refused (the file exists)."""
+    if str(output) != "-":
+        for created in prepare_folders(config):
+            print(printable(f"Created {created} (the sandbox cannot create it later)"), file=out)
     paths = writable_paths(config)
     if system:
         name = instance or config_path.stem
