@@ -216,3 +216,15 @@ def test_the_man_page_is_generated_from_the_parser() -> None:
         shown = subprocess.run(["groff", "-man", "-Tutf8"], input=page, text=True,
                                capture_output=True)
         assert shown.returncode == 0 and "install-unit" in shown.stdout
+
+
+def test_the_docs_name_no_developer_machine_paths() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    docs = [root / "README.md", *sorted((root / "docs").glob("*.md")),
+            *sorted((root / "deploy").glob("*.md"))]
+    leaks = [f"{d.name}: {m.group(0)}" for d in docs
+             for m in re.finditer(r"(?<![\w.~$}])/(root|work|home/[a-z]+|tmp/pytest)[\w./-]*",
+                                  d.read_text())]
+    assert leaks == []
