@@ -28,7 +28,7 @@ import trustme
 
 from followup import keys
 from followup.errors import EnvironmentFailure, InputError
-from followup.model import ContactPayload, DraftPayload, Interval, Meeting
+from followup.model import ContactPayload, DraftPayload, Interval, Meeting, WriteResult
 from followup.protocols import MeetingSource
 from followup.providers.local.calendars import CalendarSource
 from followup.providers.local.files import MAX_ICS_BYTES, MAX_MAIL_BYTES
@@ -305,6 +305,32 @@ def test_configured_folders_are_never_created(home: Home) -> None:
         account.blocks.ensure(key, block, recovering=False)
     assert not home.maildir.exists() and not home.contacts.exists()
     assert not home.followups.exists()
+
+
+def test_an_unmounted_folder_never_reads_as_deleted_by_the_user(home: Home) -> None:
+    from followup.model import BlockPayload, RemoteState
+
+    account = home.account()
+    key = keys.touch_key("local", "uid@x", None, "jane@example.org", 0, "draft")
+    draft = DraftPayload(to=(("Jane", "jane@example.org"),), subject="Hi", body="Hi\n",
+                         message_id=keys.message_id(key), from_addr=("Me", "me@example.com"))
+    written: list[tuple[Any, WriteResult, Path]] = [
+        (account.drafts, account.drafts.ensure(key, draft, recovering=False), home.maildir),
+        (account.contacts, account.contacts.ensure(key, contact("Met"), recovering=False),
+         home.contacts),
+        (account.blocks, account.blocks.ensure(
+            key, BlockPayload("Follow up", "", T0, T0 + timedelta(minutes=15)),
+            recovering=False), home.followups),
+    ]
+    for target, result, folder in written:
+        away = folder.with_name(folder.name + ".unmounted")
+        folder.rename(away)
+        with pytest.raises(EnvironmentFailure, match="does not exist"):
+            target.state(key, result.remote_id, result.fingerprint)
+        with pytest.raises(EnvironmentFailure, match="does not exist"):
+            target.remove(key, result.remote_id, result.fingerprint)
+        away.rename(folder)
+        assert target.state(key, result.remote_id, result.fingerprint) is RemoteState.PRESENT
 
 
 def test_default_folders_under_the_state_dir_are_created(home: Home) -> None:

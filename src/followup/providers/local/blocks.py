@@ -35,9 +35,7 @@ class VdirBlocks:
         existing = read_bytes(path)
         if existing is not None:
             return WriteResult(WriteOutcome.EXISTED, path.name, fingerprint(existing))
-        if not self.create and not self.folder.is_dir():
-            raise EnvironmentFailure(f"calendar folder {self.folder} does not exist; create "
-                                     "it or fix `followups` in the config")
+        self._check_folder()
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = render_block(key, payload, tz=self.tz, stamp=self.clock())
         if not create_exclusive(path, data):
@@ -46,7 +44,15 @@ class VdirBlocks:
         log.info("block.created", file=path.name)
         return WriteResult(WriteOutcome.CREATED, path.name, fingerprint(data))
 
+    def _check_folder(self) -> None:
+        """A configured folder that is not there (unmounted, renamed, misspelled) says nothing
+        about our blocks: never report them as deleted by the user, never create it."""
+        if not self.create and not self.folder.is_dir():
+            raise EnvironmentFailure(f"calendar folder {self.folder} does not exist; create "
+                                     "it or fix `followups` in the config")
+
     def state(self, key: str, remote_id: str | None, fingerprint_: str | None) -> RemoteState:
+        self._check_folder()
         data = read_bytes(self._path(key))
         if data is None:
             return RemoteState.MISSING
@@ -54,6 +60,7 @@ class VdirBlocks:
         return RemoteState.PRESENT if same else RemoteState.EDITED
 
     def remove(self, key: str, remote_id: str | None, fingerprint_: str | None) -> RemoveOutcome:
+        self._check_folder()
         path = self._path(key)
         data = read_bytes(path)
         if data is None:

@@ -92,9 +92,7 @@ class VdirContacts:
         if found is not None:
             name, text = found
             return WriteResult(WriteOutcome.EXISTED, name, self._fingerprint(key, name, text))
-        if not self.create and not self.folder.is_dir():
-            raise EnvironmentFailure(f"address book {self.folder} does not exist; create it "
-                                     "or fix `contacts` in the config")
+        self._check_folder()
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         email = payload.email.strip().lower()
         for card in self._cards():
@@ -109,7 +107,15 @@ class VdirContacts:
         log.info("contact.created", file=name)
         return WriteResult(WriteOutcome.CREATED, name, _card_fingerprint(key, _decode(data)))
 
+    def _check_folder(self) -> None:
+        """A configured address book that is not there (unmounted, renamed, misspelled) says
+        nothing about our cards: never report them as deleted by the user, never create it."""
+        if not self.create and not self.folder.is_dir():
+            raise EnvironmentFailure(f"address book {self.folder} does not exist; create it "
+                                     "or fix `contacts` in the config")
+
     def state(self, key: str, remote_id: str | None, fingerprint: str | None) -> RemoteState:
+        self._check_folder()
         found = self._find(key)
         if found is None:
             return RemoteState.MISSING
@@ -118,6 +124,7 @@ class VdirContacts:
         return RemoteState.PRESENT if fingerprint in (None, now) else RemoteState.EDITED
 
     def remove(self, key: str, remote_id: str | None, fingerprint: str | None) -> RemoveOutcome:
+        self._check_folder()
         found = self._find(key)
         if found is None:
             return RemoveOutcome.GONE

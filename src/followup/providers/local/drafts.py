@@ -60,9 +60,7 @@ class MaildirDrafts:
         # On disk a message has the local line ending: mutt and aerc show a CR as ^M.
         # (Gmail's raw upload keeps the CRLF of policy.SMTP.)
         data = data.replace(b"\r\n", b"\n")
-        if self.root is not None and not self.root.is_dir():
-            raise EnvironmentFailure(f"Maildir {self.root} does not exist; create it or fix "
-                                     "`maildir` in the config")
+        self._check_root()
         ensure_folder(self.folder, subfolder=self.subfolder)
         when = int(self.clock().timestamp())
         unique = f"{when}.followup-{key}.{_host()}"
@@ -80,7 +78,15 @@ class MaildirDrafts:
         log.info("draft.created", folder=str(self.folder), file=name)
         return WriteResult(WriteOutcome.CREATED, name, fingerprint(data))
 
+    def _check_root(self) -> None:
+        """A configured Maildir that is not there (unmounted, renamed, misspelled) says
+        nothing about our drafts: never report them as deleted by the user, never write."""
+        if self.root is not None and not self.root.is_dir():
+            raise EnvironmentFailure(f"Maildir {self.root} does not exist; create it or fix "
+                                     "`maildir` in the config")
+
     def state(self, key: str, remote_id: str | None, fingerprint_: str | None) -> RemoteState:
+        self._check_root()
         found = self._find(key)
         data = read_bytes(found) if found is not None else None
         if data is None:
@@ -89,6 +95,7 @@ class MaildirDrafts:
         return RemoteState.PRESENT if same else RemoteState.EDITED
 
     def remove(self, key: str, remote_id: str | None, fingerprint_: str | None) -> RemoveOutcome:
+        self._check_root()
         found = self._find(key)
         data = read_bytes(found) if found is not None else None
         if found is None or data is None:
