@@ -8,8 +8,10 @@ real process: no cleanup, no flush, no atexit.
 
 from __future__ import annotations
 
+import json
 import mailbox
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -95,8 +97,11 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[datetime, dict[
     assert done.returncode == 0, done.stderr
     objects = _objects(root)
     assert len(objects["contacts"]) == 3
-    assert len(objects["drafts"]) == 3
-    assert len(objects["blocks"]) == 3
+    # One draft per person or one per meeting: each person is in exactly one draft.
+    addressed = sorted(a.lower() for to in objects["drafts"] for a in re.findall(
+        r"<([^>]+)>", to))
+    assert addressed == objects["contacts"]
+    assert objects["blocks"]
     assert _run(config).returncode == 0
     assert _objects(root) == objects, "a second run must create nothing new"
     return now, objects
@@ -116,3 +121,90 @@ def test_sigkill_at_every_write_step_leaves_each_object_exactly_once(
         restarted = _run(config)
         assert restarted.returncode == 0, restarted.stderr[-2000:]
         assert _objects(root) == expected, f"after a kill at {point}:{n}"
+
+
+def _followup(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "followup", *args, "--config", str(config)],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def _ledger_files(root: Path) -> list[Path]:
+    return sorted((root / "state").glob("ledger.sqlite3*"))
+
+
+def test_a_lost_ledger_re_adopts_what_was_written_and_keeps_deleted_drafts_deleted(
+    tmp_path: Path, reference: tuple[datetime, dict[str, list[str]]]
+) -> None:
+    now, expected = reference
+    config = _workspace(tmp_path, now)
+    assert _run(config).returncode == 0
+    assert _objects(tmp_path) == expected
+    drafts = mailbox.Maildir(tmp_path / "Maildir" / ".Drafts", create=False)
+    for key in list(drafts.keys()):  # the user deletes every draft...
+        drafts.remove(key)
+    for f in _ledger_files(tmp_path):  # ... and the ledger is lost
+        f.unlink()
+    files_before = sorted(p.name for d in ("contacts", "followups") for p in
+                          (tmp_path / d).iterdir())
+
+    again = _run(config)
+
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert _objects(tmp_path) == {**expected, "drafts": []}, "nothing rewritten"
+    assert sorted(p.name for d in ("contacts", "followups") for p in
+                  (tmp_path / d).iterdir()) == files_before
+    log = _followup(config, "log", "--json")
+    assert log.returncode == 0, log.stderr
+    what = [json.loads(line) for line in log.stdout.splitlines()]
+    assert {e["what"] for e in what if e["kind"] == "draft"} == {"dismissed"}
+
+
+def test_a_page_corrupted_ledger_is_reported_by_doctor_and_stops_plan_and_run_in_one_line(
+    tmp_path: Path, reference: tuple[datetime, dict[str, list[str]]]
+) -> None:
+    now, _ = reference
+    config = _workspace(tmp_path, now)
+    assert _run(config).returncode == 0
+    (db,) = _ledger_files(tmp_path)
+    size = db.stat().st_size
+    with db.open("r+b") as f:  # a failing disk: pages in the middle turn to garbage
+        f.seek(size // 3)
+        f.write(os.urandom(size // 3))
+
+    doctor = _followup(config, "doctor")
+    assert doctor.returncode == 1
+    assert "[FAIL]" in doctor.stdout and "ledger" in doctor.stdout
+    assert "All good" not in doctor.stdout
+    for args in (["plan"], ["run", "--once"]):
+        done = _followup(config, "--log-format", "json", *args)
+        assert done.returncode != 0, args
+        assert "Traceback" not in done.stderr + done.stdout, (args, done.stderr[-2000:])
+        said = [line for line in done.stderr.splitlines() if not line.startswith("{")]
+        assert len(said) == 1 and "damaged" in said[0], (args, done.stderr[-2000:])
+
+
+def test_a_folder_that_cannot_be_written_pauses_the_writes_and_fails_run_once(
+    tmp_path: Path, reference: tuple[datetime, dict[str, list[str]]]
+) -> None:
+    now, expected = reference
+    config = _workspace(tmp_path, now)
+    followups = tmp_path / "followups"
+    followups.rmdir()
+    followups.write_text("not a folder")  # a wrong mount, a botched move
+
+    failed = _run(config)
+    assert failed.returncode == 1, failed.stderr[-2000:]
+    assert "Traceback" not in failed.stderr
+    status = _followup(config, "status")
+    assert "writes paused until" in status.stdout, status.stdout
+    doctor = _followup(config, "doctor")
+    assert doctor.returncode == 1 and "writes paused" in doctor.stdout, doctor.stdout
+
+    followups.unlink()  # fixed
+    followups.mkdir()
+    retried = _followup(config, "retry")
+    assert retried.returncode == 0, retried.stderr
+    assert _run(config).returncode == 0
+    assert _objects(tmp_path) == expected
