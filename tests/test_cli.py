@@ -228,3 +228,25 @@ def test_the_docs_name_no_developer_machine_paths() -> None:
              for m in re.finditer(r"(?<![\w.~$}])/(root|work|home/[a-z]+|tmp/pytest)[\w./-]*",
                                   d.read_text())]
     assert leaks == []
+
+
+def test_log_events_share_one_naming_style() -> None:
+    """`area.what_happened`, snake case: so a whole area is one prefix to filter on."""
+    import ast
+    import re
+
+    style = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+    src = Path(__file__).resolve().parents[1] / "src" / "followup"
+    odd = []
+    for f in sorted(src.rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("debug", "info", "warning", "error", "exception",
+                                           "critical")
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in ("log", "bound", "logger")
+                    and node.args and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                    and not style.match(node.args[0].value)):
+                odd.append(f"{f.relative_to(src)}:{node.lineno} {node.args[0].value!r}")
+    assert odd == []

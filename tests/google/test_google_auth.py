@@ -60,7 +60,7 @@ def test_a_revoked_grant_needs_reconnect_and_is_not_retried(
     fake.revoke_all()
     with capture_logs() as logs, pytest.raises(AuthError, match="invalid_grant"):
         account.sources[0].changes(None, WINDOW)
-    assert any(e["event"] == "google_needs_reconnect" for e in logs)
+    assert any(e["event"] == "google.needs_reconnect" for e in logs)
     assert google_credential_info(cfg, config, now=T0).state == "needs_reconnect"
     # The next cycle gives up at once: no request at all, so no loop against Google.
     fake.reset_log()

@@ -83,7 +83,7 @@ def test_a_timeout_is_retried(fake: FakeGoogle, config: Config) -> None:
     with capture_logs() as logs:
         list_events(account)
     # (The fake logs the slow request only when its sleep ends: read our own log instead.)
-    assert [e["reason"] for e in logs if e["event"] == "google_retry"] == ["connection"]
+    assert [e["reason"] for e in logs if e["event"] == "google.retry"] == ["connection"]
 
 
 @pytest.mark.parametrize("method", ["calendar.events.insert", "gmail.users.drafts.create",

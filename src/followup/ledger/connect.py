@@ -89,7 +89,7 @@ def _prepare_private_file(path: Path) -> None:
     os.close(fd)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        log.warning("ledger file was readable by others; restricting", path=str(path))
+        log.warning("ledger.file_mode_restricted", path=str(path))
         path.chmod(0o600)
 
 

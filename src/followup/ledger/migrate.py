@@ -63,6 +63,6 @@ def upgrade_to_head(engine: Engine) -> str:
                     "written by a newer followup: upgrade followup, or point it at another "
                     "database"
                 ) from exc
-        log.info("migrating ledger schema", current=current, head=head)
+        log.info("ledger.migrating", current=current, head=head)
         command.upgrade(alembic_config(conn), "head")
     return head

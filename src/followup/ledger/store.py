@@ -45,6 +45,7 @@ from followup.ledger.migrate import (
     upgrade_to_head,
 )
 from followup.ledger.offers import OffersMixin
+from followup.ledger.people import PeopleMixin, person_from_row, person_row
 from followup.ledger.rows import (
     AccountBusyError,
     AccountStatus,
@@ -145,7 +146,7 @@ def _system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-class Ledger(OffersMixin):
+class Ledger(OffersMixin, PeopleMixin):
     def __init__(
         self,
         engine: Engine,
@@ -329,7 +330,7 @@ class Ledger(OffersMixin):
                     only_if_not_older=True,
                 )
         log.debug(
-            "meetings stored",
+            "ledger.meetings_stored",
             account=account,
             source=source,
             upserts=len(rows),
@@ -427,17 +428,7 @@ class Ledger(OffersMixin):
         return None if row is None else _person(row)
 
     def save_person(self, account: str, state: PersonState) -> None:
-        row = {
-            "account": account,
-            "email": state.email,
-            "name": state.name,
-            "first_met": state.first_met,
-            "last_meeting_title": state.last_meeting_title,
-            "anchor": state.anchor,
-            "touches": state.touches,
-            "open_touch": state.open_touch,
-            "updated_at": self._clock(),
-        }
+        row = person_row(account, state, self._clock())
         with self._engine.begin() as conn:
             self._upsert(conn, schema.people, [row], ("account", "email"))
 
@@ -540,7 +531,7 @@ class Ledger(OffersMixin):
                 raise WriteClaimedError(f"write {key} was claimed by another process")
             row = self._get_write(conn, key)
         if taken_over:
-            log.warning("write claim taken over", key=key, previous_owner=previous)
+            log.warning("write.claim_taken_over", key=key, previous_owner=previous)
         return _replace_row(row, taken_over=taken_over)
 
     def _claim_lapsed(self, row: WriteRow, now: datetime) -> bool:
@@ -576,7 +567,7 @@ class Ledger(OffersMixin):
             ).rowcount
             if not changed:
                 row = self._get_write(conn, key)
-                log.warning("finish on a write that is not pending", key=key, state=row.state)
+                log.warning("write.finish_not_pending", key=key, state=row.state)
 
     def fail(
         self,
@@ -617,10 +608,10 @@ class Ledger(OffersMixin):
             ).rowcount
             if not changed:
                 row = self._get_write(conn, key)
-                log.warning("fail on a write that is not pending", key=key, state=row.state)
+                log.warning("write.fail_not_pending", key=key, state=row.state)
                 return
             if self._get_write(conn, key).state is WriteState.FAILED:
-                log.warning("write given up", key=key, error=error[:200])
+                log.warning("write.given_up", key=key, error=error[:200])
 
     def retry(self, account: str | None = None, *, failed: bool = False) -> int:
         """`followup retry`: pending writes become due now (their retry wait dropped) and the
@@ -928,15 +919,7 @@ def _replace_row(row: WriteRow, **changes: Any) -> WriteRow:
 
 
 def _person(row: Row[Any]) -> PersonState:
-    return PersonState(
-        email=row.email,
-        name=row.name,
-        first_met=row.first_met,
-        last_meeting_title=row.last_meeting_title,
-        anchor=row.anchor,
-        touches=row.touches,
-        open_touch=row.open_touch,
-    )
+    return person_from_row(row)
 
 
 def _account_status(row: Row[Any]) -> AccountStatus:

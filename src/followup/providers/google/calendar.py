@@ -83,7 +83,7 @@ class _Cursor:
             return cls(d["token"], datetime.fromisoformat(d["start"]),
                        datetime.fromisoformat(d["until"]), _series_map(d.get("series")))
         except (ValueError, KeyError, TypeError, AttributeError):
-            log.warning("google_cursor_unreadable", what="calendar")
+            log.warning("google.cursor_unreadable", what="calendar")
             return None
 
 
@@ -117,7 +117,7 @@ class CalendarSource:
             try:
                 return self._incremental(state, window)
             except SyncTokenExpired:
-                log.info("google_sync_token_expired", source=self.name)
+                log.info("google.sync_token_expired", source=self.name)
         return self._full(window, state.series if state is not None else {})
 
     def _series(self, known: dict[str, str | None]) -> SeriesStarts:
@@ -159,7 +159,7 @@ class CalendarSource:
                          if ev.get("recurringEventId"))
         self._apply(items, changes, Interval(window.start, until), series)
         changes.cursor = _Cursor(token, window.start, until, series.dump()).dump()
-        log.info("google_full_sync", source=self.name, events=len(items),
+        log.info("google.full_sync", source=self.name, events=len(items),
                  meetings=len(changes.upserts))
         return changes
 
@@ -189,7 +189,7 @@ class CalendarSource:
                 meeting = to_meeting(ev, source=self.name, default_tz=tz)
             except EventSkipped as e:
                 out.errors.append(f"{self.name}: event skipped: {e}")
-                log.warning("google_event_skipped", source=self.name, reason=str(e))
+                log.warning("google.event_skipped", source=self.name, reason=str(e))
                 continue
             if meeting.start < span.end and meeting.end > span.start:
                 found.append((ev.get("recurringEventId"), meeting))
@@ -206,7 +206,7 @@ class CalendarSource:
         the next full sync."""
         uid = ev.get("iCalUID")
         if not uid:
-            log.info("google_deleted_event_without_uid", source=self.name)
+            log.info("google.deleted_event_without_uid", source=self.name)
             return None
         try:
             occurrence = occurrence_of(ev, self._c.default_tz)
@@ -234,7 +234,7 @@ class FreeBusy:
         out: list[Interval] = []
         for cid, cal in (answer.get("calendars") or {}).items():
             if cal.get("errors"):
-                log.warning("google_freebusy_calendar_error", calendar=cid,
+                log.warning("google.freebusy_calendar_error", calendar=cid,
                             reasons=[x.get("reason") for x in cal["errors"]])
             for span in cal.get("busy", []):
                 start, _ = parse_when({"dateTime": span["start"]}, self._c.default_tz)
@@ -307,7 +307,7 @@ class CalendarBlocks:
         except HttpError as e:
             raise http_error(e, "calendars.insert") from None
         cid = made if isinstance(made, str) else str(made["id"])
-        log.info("google_followup_calendar_ready", calendar=self._c.cfg.followup_calendar)
+        log.info("google.followup_calendar_ready", calendar=self._c.cfg.followup_calendar)
         return cid
 
     # -- Target ---------------------------------------------------------------------------

@@ -117,7 +117,7 @@ class Caller:
         exc = state.outcome.exception() if state.outcome else None
         record_retry(PROVIDER, _reason(exc))
         log.info(
-            "google_retry",
+            "google.retry",
             reason=_reason(exc),
             attempt=state.attempt_number,
             wait=round(state.upcoming_sleep, 3),

@@ -151,7 +151,7 @@ def _store(cfg: GoogleAccount, config: Config, info: dict[str, Any], out: TextIO
     except (OSError, AuthError) as e:
         print(f"Cannot store the token at {store.location}: {e}", file=out)
         return 1
-    log.info("google_connected", account=cfg.name, store=store.location)
+    log.info("google.connected", account=cfg.name, store=store.location)
     print(f"Connected Google account {cfg.name!r}; token stored in {store.location}.", file=out)
     missing = sorted(set(scopes_for(cfg)) - set(info.get("scopes") or scopes_for(cfg)))
     if missing:

@@ -81,14 +81,14 @@ class StoredCredentials:
         fresh = json.loads(self.credentials.to_json())
         self.info = {**self.info, **fresh}
         self.store.save(self.info)
-        log.info("google_token_refreshed", account=self.cfg.name)
+        log.info("google.token_refreshed", account=self.cfg.name)
 
     def mark_refused(self, reason: str) -> None:
         """Google said invalid_grant: remember it so nothing retries until a reconnect."""
         self.info = {**self.info, NEEDS_RECONNECT: reason}
         self.store.save(self.info)
         log.warning(
-            "google_needs_reconnect",
+            "google.needs_reconnect",
             account=self.cfg.name,
             reason=reason,
             what=connect_hint(self.cfg),

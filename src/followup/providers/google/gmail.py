@@ -121,7 +121,7 @@ class _MailCursor:
             return cls(str(d["history"]), int(d["after"]), [str(x) for x in d.get("seen", [])],
                        float(d.get("checked", 0.0)))
         except (ValueError, KeyError, TypeError):
-            log.warning("google_cursor_unreadable", what="gmail")
+            log.warning("google.cursor_unreadable", what="gmail")
             return None
 
 
@@ -189,7 +189,7 @@ class InvitationSource:
             changes.upserts.extend(parsed.meetings)
             changes.errors.extend(parsed.errors)
         changes.cursor = _MailCursor(history, newest, at_newest, now).dump()
-        log.info("google_invitations_scanned", source=self.name, meetings=len(changes.upserts),
+        log.info("google.invitations_scanned", source=self.name, meetings=len(changes.upserts),
                  full=full)
         return changes
 
@@ -303,7 +303,7 @@ class GmailDrafts:
         hits = list(self._list(q=f"rfc822msgid:{bare}"))
         if hits:
             if len(hits) > 1:
-                log.warning("google_duplicate_drafts", count=len(hits))
+                log.warning("google.duplicate_drafts", count=len(hits))
             return hits[-1]  # oldest (newest first): the one written first
         # Gmail's search may not index a draft's client-set Message-ID: read the headers.
         for draft in self._list():
@@ -338,7 +338,7 @@ class GmailDrafts:
                 return self._result(found, WriteOutcome.EXISTED)
             gone = self._sent_or_deleted(payload.message_id)
             if gone is not None:
-                log.info("google_draft_no_longer_a_draft", key=key, outcome=gone.value)
+                log.info("google.draft_no_longer_a_draft", key=key, outcome=gone.value)
                 return WriteResult(gone, None, None)
         try:
             raw = render_mime(payload, date=self._clock())

@@ -132,7 +132,7 @@ class GoogleContacts:
         try:
             answer = self._c.caller.read(request)
         except HttpError as e:
-            log.info("google_other_contacts_unavailable", status=status_of(e))
+            log.info("google.other_contacts_unavailable", status=status_of(e))
             return []
         for r in answer.get("results", []):
             person = r.get("person", {})
@@ -222,7 +222,7 @@ class GoogleContacts:
                 lambda: self._people().createContact(body=body, personFields=FIELDS), find)
         except HttpError as e:
             raise http_error(e, "people.createContact") from None
-        log.info("google_contact_created", key=key)
+        log.info("google.contact_created", key=key)
         return WriteResult(WriteOutcome.CREATED, made["resourceName"], fingerprint(made, key))
 
     def _update(
@@ -278,7 +278,7 @@ class GoogleContacts:
         updated = self._update(card, change, lambda c: has_key(c, key))
         if updated is None:
             raise ProviderError("people.updateContact: the card vanished while annotating")
-        log.info("google_contact_annotated", key=key)
+        log.info("google.contact_annotated", key=key)
         return WriteResult(WriteOutcome.ANNOTATED, updated["resourceName"],
                            fingerprint(updated, key))
 

@@ -78,17 +78,17 @@ class SeriesStarts:
                 raise error from None
             # 404/410 (the master is not in this calendar, e.g. one instance shared with
             # the user), 403 (no access to it), 400: asking again will not help.
-            log.warning("google_series_master_unreadable", source=self._source,
+            log.warning("google.series_master_unreadable", source=self._source,
                         status=int(e.resp.status))
             return None
         if master.get("status") == "cancelled":
-            log.warning("google_series_master_unreadable", source=self._source,
+            log.warning("google.series_master_unreadable", source=self._source,
                         status="cancelled")
             return None
         try:
             start, _ = parse_when(master.get("start"), self._c.default_tz)
         except EventSkipped as e:
-            log.warning("google_series_master_unreadable", source=self._source,
+            log.warning("google.series_master_unreadable", source=self._source,
                         reason=str(e))
             return None
         return start.isoformat()

@@ -142,7 +142,7 @@ def _load(cursor: str | None) -> dict[str, Seen] | None:
             for name, (sig, uids, nxt) in data["items"].items()
         }
     except (ValueError, TypeError, KeyError, AttributeError):
-        log.warning("calendar.cursor_unreadable; starting over")
+        log.warning("calendar.cursor_unreadable")
         return None
 
 

@@ -214,7 +214,7 @@ def _load(cursor: str | None) -> _State | None:
             },
         )
     except (ValueError, TypeError, KeyError, AttributeError):
-        log.warning("invitations.cursor_unreadable; starting over")
+        log.warning("invitations.cursor_unreadable")
         return None
 
 
