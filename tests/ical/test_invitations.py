@@ -227,6 +227,16 @@ def test_authentication_results_must_vouch_for_the_sender() -> None:
     assert len(read(invite(headers=nothing_checked))) == 1
 
 
+def test_google_calendar_sends_as_the_organiser_and_signs_as_itself() -> None:
+    # As Gmail receives an update from Google Calendar for an organiser on their own domain:
+    # From is the organiser, Sender is Google, the DKIM signature is google.com's.
+    headers = ("Authentication-Results: mx.google.com;\r\n"
+               "       dkim=pass header.i=@google.com header.s=20251104;\r\n"
+               "       spf=none smtp.mailfrom=alice@acme.example;\r\n"
+               "Sender: Google Calendar <calendar-notification@google.com>\r\n")
+    assert len(read(invite(headers=headers, sequence=2))) == 1
+
+
 def test_an_invitation_the_user_has_not_accepted_creates_nothing() -> None:
     assert read(invite(my_partstat="NEEDS-ACTION")) == []
     assert read(invite(my_partstat=None)) == []  # the user is not even on it (forwarded)
