@@ -153,7 +153,9 @@ def authentication_failure(msg: Message) -> str | None:
     if not headers:
         return None
     try:
-        parsed = authres.AuthenticationResultsHeader.parse_value(str(headers[0]))
+        # A trailing ";" (common, and harmless) is a syntax error to authres.
+        value = str(headers[0]).strip().rstrip(";")
+        parsed = authres.AuthenticationResultsHeader.parse_value(value)
     except Exception:  # authres raises its own errors, and worse on garbage
         return "unreadable Authentication-Results header"
     if not parsed.results:  # "; none": the server checked nothing (local delivery)
