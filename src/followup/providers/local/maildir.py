@@ -60,20 +60,26 @@ def list_messages(folder: Path) -> list[Entry]:
                         path, st = entry_stat(root, e)
                     except FileNotFoundError:  # moved between listing and stat
                         continue
-                    except InputError as err:
-                        lst = e.stat(follow_symlinks=False)
-                        found.append(Entry(unique_name(e.name), Path(e.path), lst.st_ctime_ns,
-                                           lst.st_mtime_ns, 0, str(err)))
-                        continue
-                    except OSError as err:
-                        found.append(Entry(unique_name(e.name), Path(e.path), 0, 0, 0,
-                                           f"cannot read ({err.strerror}); skipped"))
+                    except (InputError, OSError) as err:
+                        reason = str(err) if isinstance(err, InputError) else (
+                            f"cannot read ({err.strerror}); skipped")
+                        found.append(_unusable(e, reason))
                         continue
                     found.append(Entry(unique_name(e.name), Path(path), st.st_ctime_ns,
                                        st.st_mtime_ns, st.st_size))
         except (FileNotFoundError, NotADirectoryError):
             continue
     return found
+
+
+def _unusable(entry: os.DirEntry[str], reason: str) -> Entry:
+    """A listed message that cannot be read, with the times of the link itself."""
+    try:
+        st = entry.stat(follow_symlinks=False)
+        ctime, mtime = st.st_ctime_ns, st.st_mtime_ns
+    except OSError:
+        ctime = mtime = 0
+    return Entry(unique_name(entry.name), Path(entry.path), ctime, mtime, 0, reason)
 
 
 def is_maildir(folder: Path) -> bool:
