@@ -157,13 +157,14 @@ class VdirContacts:
         return None
 
     def _read(self, name: str) -> bytes | None:
-        """A card's bytes, None when it is gone or cannot be used (a link out, unreadable)."""
+        """A card's bytes; None when it is gone or a link we do not follow. A card we may
+        not read raises InputError: that is not the same as the user deleting it."""
         path = self.folder / name
         try:
             where = entry_path(real_root(self.folder), str(path), is_link=path.is_symlink())
-            return read_limited(where, MAX_VCF_BYTES)
         except InputError:
             return None
+        return read_limited(where, MAX_VCF_BYTES)
 
     def _fingerprint(self, key: str, name: str, text: str) -> str:
         if name == f"{key}.vcf":
