@@ -227,6 +227,22 @@ def test_authentication_results_must_vouch_for_the_sender() -> None:
     assert len(read(invite(headers=nothing_checked))) == 1
 
 
+def test_a_sender_header_cannot_vouch_for_a_forged_from() -> None:
+    # The attacker signs for their own domain and names it in Sender; From is forged.
+    own_signature = ("Authentication-Results: mx.example.com; dkim=pass header.d=evil.example; "
+                     "spf=pass smtp.mailfrom=m@evil.example\r\nSender: m@evil.example\r\n")
+    assert read(invite(headers=own_signature, sequence=3)) == []
+    # Or the attacker is the authenticated From and names the organiser in Sender.
+    as_sender = ("Authentication-Results: mx.example.com; dkim=pass header.d=evil.example\r\n"
+                 f"Sender: {ORGANIZER}\r\n")
+    assert read(invite(sender="m@evil.example", headers=as_sender, sequence=3)) == []
+    # Google Calendar's own signature does not vouch for Google Calendar in someone's Sender
+    # unless it passed for google.com.
+    fake_google = ("Authentication-Results: mx.example.com; dkim=pass header.d=evil.example\r\n"
+                   "Sender: Google Calendar <calendar-notification@google.com>\r\n")
+    assert read(invite(headers=fake_google, sequence=3)) == []
+
+
 def test_google_calendar_sends_as_the_organiser_and_signs_as_itself() -> None:
     # As Gmail receives an update from Google Calendar for an organiser on their own domain:
     # From is the organiser, Sender is Google, the DKIM signature is google.com's.

@@ -7,7 +7,8 @@ twice in one message (inline and attached); copies merge by the RFC 5546 rules.
 
 Anyone can mail anyone a calendar. Following RFC 6047 section 3, a mail counts as the
 organiser's word only when its From (or Sender) is the ORGANIZER, and, when the receiving
-server recorded an Authentication-Results header, when DKIM or SPF passed for that domain:
+server recorded an Authentication-Results header, when DKIM, SPF or DMARC passed for that
+address's domain (see vouched_senders):
 
 - a mail whose authentication failed is ignored whole;
 - an update (SEQUENCE above 0) or a cancellation from anyone but the organiser is ignored,
@@ -86,11 +87,10 @@ def parse_invitation_mail(
         parts.append(parsed)
     if not parts:
         return result
-    unauthenticated = authentication_failure(msg)
+    senders, unauthenticated = vouched_senders(msg)
     if unauthenticated:
         log.warning("ical.invitation_ignored", source=source, reason=unauthenticated)
         return result
-    senders = sender_addresses(msg)
     user = {a.strip().lower() for a in user_addresses}
     kept: list[tuple[Meeting, Version]] = []
     for meeting, version in merge_versions(parts):
@@ -133,22 +133,58 @@ def accepted(meeting: Meeting, user: Collection[str]) -> bool:
     return any(a.partstat is not PartStat.NEEDS_ACTION for a in own)
 
 
-def sender_addresses(msg: Message) -> frozenset[str]:
-    """The From and Sender addresses of a message, lower-cased."""
-    values = [str(v) for name in ("From", "Sender") for v in (msg.get_all(name) or [])]
+def sender_addresses(msg: Message, *names: str) -> frozenset[str]:
+    """The addresses in the named headers (default From and Sender), lower-cased."""
+    values = [str(v) for name in (names or ("From", "Sender")) for v in (msg.get_all(name) or [])]
     return frozenset(addr.strip().lower() for _, addr in getaddresses(values) if "@" in addr)
 
 
-def authentication_failure(msg: Message) -> str | None:
-    """Why the receiving server's Authentication-Results do not vouch for the sender, or
-    None when they do or there are none (mail delivered without such checks).
+# Services that send invitations *as* the organiser (From) while signing for themselves and
+# naming themselves in Sender: their signature vouches for the From they put there.
+_CALENDAR_SERVICES = {"calendar-notification@google.com": "google.com"}
 
-    Only the topmost header counts: the receiving server adds it last, while lower ones may
-    come from the sender. A DKIM, SPF or DMARC pass counts when its domain is aligned
-    (RFC 7489 relaxed: the same domain, or one a subdomain of the other) with the From or
-    Sender domain: Google and Microsoft send invitations as the organiser, signed for
-    their own domain and naming themselves in Sender.
+
+def vouched_senders(msg: Message) -> tuple[frozenset[str], str | None]:
+    """The From and Sender addresses a mail may speak for, and why it may speak for none.
+
+    Without an Authentication-Results header (or one saying `none`: the server checked
+    nothing, as in local delivery) that is From and Sender as written. With one, only the
+    topmost counts (the receiving server adds it last; lower ones may come from the sender),
+    and an address counts only when a dkim, spf or dmarc `pass` is for its domain (RFC 7489
+    relaxed alignment: the same domain, or one a subdomain of the other); the From itself
+    must be vouched for, else the whole mail is ignored. A known calendar service in Sender
+    (Google Calendar) vouches for the From it sends as, when its own signature passed.
     """
+    senders = sender_addresses(msg)
+    passed = _passed_domains(msg)
+    if passed is None:
+        return senders, None
+    if isinstance(passed, str):
+        return frozenset(), passed
+
+    def vouched(address: str) -> bool:
+        return any(_aligned(address.rsplit("@", 1)[1], d) for d in passed)
+
+    authors = sender_addresses(msg, "From")
+    ok = {a for a in senders if vouched(a)}
+    for service, domain in _CALENDAR_SERVICES.items():
+        if service in senders and any(_aligned(domain, d) for d in passed):
+            ok |= authors
+    if not ok & authors:
+        # The sender's domain is not repeated: it is the sender's text, not ours to log.
+        return frozenset(), "Authentication-Results: no DKIM, SPF or DMARC pass for the From"
+    return frozenset(ok), None
+
+
+def authentication_failure(msg: Message) -> str | None:
+    """Why the receiving server's Authentication-Results do not vouch for the From, or None
+    (see vouched_senders)."""
+    return vouched_senders(msg)[1]
+
+
+def _passed_domains(msg: Message) -> set[str] | str | None:
+    """Domains the topmost Authentication-Results header says passed dkim, spf or dmarc;
+    None when there is no such header or it checked nothing; a reason when unreadable."""
     headers = msg.get_all("Authentication-Results") or []
     if not headers:
         return None
@@ -158,24 +194,20 @@ def authentication_failure(msg: Message) -> str | None:
         parsed = authres.AuthenticationResultsHeader.parse_value(value)
     except Exception:  # authres raises its own errors, and worse on garbage
         return "unreadable Authentication-Results header"
-    if not parsed.results:  # "; none": the server checked nothing (local delivery)
+    if not parsed.results:
         return None
-    domains = {a.rsplit("@", 1)[1] for a in sender_addresses(msg)}
+    passed: set[str] = set()
     for r in parsed.results:
         if str(r.result).lower() != "pass":
             continue
         method = str(r.method).lower()
         for prop in r.properties:
             name = f"{prop.type}.{prop.name}".lower()
-            value = str(prop.value or "").strip().lower()
             if (method == "dkim" and name in ("header.d", "header.i")) or (
                 method == "spf" and name in ("smtp.mailfrom", "smtp.helo")
             ) or (method == "dmarc" and name == "header.from"):
-                domain = value.rsplit("@", 1)[-1]
-                if any(_aligned(domain, d) for d in domains):
-                    return None
-    # The domain itself is not repeated: it is the sender's text, not ours to log.
-    return "Authentication-Results: no DKIM, SPF or DMARC pass for the sender's domain"
+                passed.add(str(prop.value or "").strip().lower().rsplit("@", 1)[-1])
+    return passed
 
 
 def _aligned(a: str, b: str) -> bool:
