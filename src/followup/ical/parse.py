@@ -41,7 +41,9 @@ from followup.errors import TransientError
 from followup.ical.conference import conference_url
 from followup.ical.lines import Block, CalendarText, split_text
 from followup.ical.recurrence import (
+    bounded,
     expand,
+    never_repeats,
     next_start_after,
     sub_hourly,
     too_many_steps,
@@ -79,6 +81,11 @@ MAX_DESCRIPTION = 20_000  # characters of text, after HTML is stripped
 _MAX_RAW_DESCRIPTION = 200_000  # read at most this much of a DESCRIPTION before stripping
 # All-day by its length: a meeting to follow up is not most of a day long.
 _LONG = timedelta(hours=20)
+# How far past the window a rule is followed: a day for the window itself (an occurrence that
+# starts in it may be looked up from its end), eight years to find the next occurrence
+# after it (a yearly event) for the cache of calendar files.
+_STEP_MARGIN = timedelta(days=1)
+_LOOK_AHEAD = timedelta(days=3000)
 _STOP_EVERY = 0.2  # seconds between two calls of the stop check while parsing
 
 # Codes of `Skipped` (decisions on events that were read, or could not be).
@@ -396,6 +403,9 @@ class _Reader:
                                "it repeats more often than once an hour: not a meeting")
             return
         master = next((e for e in events if "RECURRENCE-ID" not in e), None)
+        if master is not None and "RRULE" in master and never_repeats(master):
+            self.note(first, "its repeat rule can never repeat; read as a single event")
+            master.pop("RRULE")
         overrides = {
             to_aware(e["RECURRENCE-ID"].dt, self.default_tz) for e in events
             if "RECURRENCE-ID" in e
@@ -422,17 +432,18 @@ class _Reader:
                                "in the window; the rest is not read")
             return
         limit = min(self.max_per_series, room)
-        mini = Calendar()
-        for e in events:
-            mini.add_component(e)
+        mini = _calendar_of(events, self.window.end + _STEP_MARGIN) if is_series or len(
+            events) > 1 else Calendar()
         gap = typical_gap(master) if ruled else None
         if gap is None and master is not None and "RDATE" in master:
             gap = timedelta(days=1)
         taken: list[tuple[Meeting, Version]] = []
         try:
             earliest = min(to_aware(e["DTSTART"].dt, self.default_tz) for e in events)
-            for occ in expand(mini, self.window, gap, self.default_tz, limit + 1, self.tick,
-                              earliest):
+            # A lone event (most of any calendar) is its own occurrence: no expansion needed.
+            occurrences = events if not is_series and len(events) == 1 else expand(
+                mini, self.window, gap, self.default_tz, limit + 1, self.tick, earliest)
+            for occ in occurrences:
                 if len(taken) == limit:
                     break
                 meeting = _meeting(occ, uid, method, self.source, self.default_tz, is_series,
@@ -466,11 +477,16 @@ class _Reader:
                                f"{limit:,} are read")
             return
         if self.look_ahead:
-            self._look_ahead(mini, uid)
+            self._look_ahead(events, is_series, uid)
 
-    def _look_ahead(self, mini: Calendar, uid: str) -> None:
+    def _look_ahead(self, events: list[VEvent], is_series: bool, uid: str) -> None:
         try:
-            start = next_start_after(mini, self.window.end, self.default_tz)
+            if not is_series and len(events) == 1:
+                first = to_aware(events[0]["DTSTART"].dt, self.default_tz)
+                start = first if first >= self.window.end else None
+            else:
+                start = next_start_after(_calendar_of(events, self.window.end + _LOOK_AHEAD),
+                                         self.window.end, self.default_tz)
         except ParsingStopped:
             raise
         except Exception:
@@ -479,6 +495,14 @@ class _Reader:
         if start is not None and (self.result.next_start is None
                                   or start < self.result.next_start):
             self.result.next_start = start
+
+
+def _calendar_of(events: list[VEvent], until: datetime) -> Calendar:
+    """A calendar of one UID's events for recurring-ical-events, rules bounded by `until`."""
+    cal = Calendar()
+    for e in events:
+        cal.add_component(bounded(e, until))
+    return cal
 
 
 def _ends_before_start(start: date | datetime, end: date | datetime) -> bool:
@@ -521,7 +545,8 @@ def _span(occ: VEvent, raw_start: date | datetime, default_tz: tzinfo) -> tuple[
     wall_end = end.astimezone(own)
     midnight = raw_start.time() == time()
     flagged = str(occ.get("X-MICROSOFT-CDO-ALLDAYEVENT", "")).strip().upper() == "TRUE"
-    if midnight and (flagged or wall_end.time() == time()):
+    whole_days = wall_end.time() == time() and wall_end.date() > raw_start.date()
+    if midnight and (flagged or whole_days):
         days = max((wall_end.date() - raw_start.date()).days, 1)
         first = raw_start.date()
         return (to_aware(first, default_tz), to_aware(first + timedelta(days=days), default_tz),

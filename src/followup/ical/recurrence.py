@@ -13,10 +13,12 @@ window it took 3.5 GB and ignored SIGTERM. Three guards, in order:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import recurring_ical_events
+from dateutil.rrule import rrulestr  # type: ignore[import-untyped]  # no stubs installed
+from icalendar.prop import vRecur
 
 from followup.ical.tz import to_aware
 from followup.model import Interval
@@ -83,6 +85,39 @@ def sub_hourly(event: VEvent) -> bool:
     return False
 
 
+# The Gregorian calendar repeats every 400 years: a day-and-time pattern that matches no
+# moment in 400 years matches none ever.
+_PROBE_YEAR = 9999 - 400
+_PROBE_PARTS = ("BYMONTH", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYHOUR", "BYMINUTE",
+                "BYSECOND")
+
+
+def never_repeats(event: VEvent) -> bool:
+    """Whether a rule of `event` can produce no occurrence at all (BYMONTH=2;BYMONTHDAY=30).
+
+    dateutil would search such a rule up to the year 9999, for seconds per call. The probe
+    asks the same day and time filters as a yearly rule (a superset of the rule's moments:
+    BYSETPOS and the ordinal of BYDAY dropped) over the last 400 years dateutil knows.
+    """
+    for rule in _rules(event):
+        parts = ["FREQ=YEARLY"]
+        for name in _PROBE_PARTS:
+            values = rule.get(name)
+            if values:
+                parts.append(f"{name}={','.join(str(v) for v in values)}")
+        days = {str(v).lstrip("+-0123456789").upper() for v in rule.get("BYDAY") or []}
+        if days:
+            parts.append(f"BYDAY={','.join(sorted(days))}")
+        if len(parts) == 1:
+            continue
+        start = event["DTSTART"].dt
+        at = start.time() if isinstance(start, datetime) else time()
+        probe = rrulestr(";".join(parts), dtstart=datetime.combine(date(_PROBE_YEAR, 1, 1), at))
+        if next(iter(probe), None) is None:
+            return True
+    return False
+
+
 def typical_gap(event: VEvent) -> timedelta | None:
     """A rough time between occurrences of the fastest rule, None without a rule."""
     gaps: list[timedelta] = []
@@ -103,6 +138,30 @@ def too_many_steps(event: VEvent, start: datetime, window: Interval) -> bool:
     if gap is None:
         return False
     return (window.end - start) / gap > MAX_RULE_STEPS
+
+
+def bounded(event: VEvent, until: datetime) -> VEvent:
+    """A copy of `event` whose repeat rules end by `until` at the latest.
+
+    dateutil steps through a rule from DTSTART until an occurrence passes the end of what
+    was asked; a rule that can never produce one (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) makes
+    it step to the year 9999, seconds or minutes per call. An UNTIL bounds every call.
+    """
+    rules = _rules(event)
+    if not rules:
+        return event
+    start = event["DTSTART"].dt
+    limit: date | datetime = until.date() if not isinstance(start, datetime) else (
+        until.astimezone(UTC))
+    copy = event.copy()
+    copy.pop("RRULE")
+    for rule in rules:
+        new = vRecur(dict(rule))
+        current = (rule.get("UNTIL") or [None])[0]
+        if current is None or to_aware(current, UTC) > to_aware(limit, UTC):
+            new["UNTIL"] = [limit]
+        copy.add("RRULE", new)
+    return copy
 
 
 def expand(

@@ -27,6 +27,8 @@ _DATE_WITH_Z = re.compile(r"^(\d{8})Z$", re.IGNORECASE)
 _ISO_DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(Z?)$", re.IGNORECASE
 )
+_FREQUENCIES = frozenset({"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY",
+                          "YEARLY"})
 _SEQUENCE_MAX = 2**31 - 1  # RFC 5545 INTEGER; the ledger stores it in 32 bits
 
 # Words for the properties, as a reason shows them.
@@ -67,7 +69,7 @@ def repair_event(event: VEvent) -> Repair:
         if not _repair_time_list(event, name, out):
             out.problem = _WHAT[name]
             return out
-    if not _repair_rules(event, out):
+    if not _repair_rules(event, out) or not _sane_rules(event):
         out.problem = _WHAT["RRULE"]
         return out
     duration = event.get("DURATION")
@@ -189,6 +191,22 @@ def _repair_rules(event: VEvent, out: Repair) -> bool:
     event.pop("RRULE")
     for rule in rules:
         event.add("RRULE", rule)
+    return True
+
+
+def _sane_rules(event: VEvent) -> bool:
+    """FREQ known and INTERVAL at least 1: dateutil loops for ever on INTERVAL=0."""
+    props = event.get("RRULE")
+    for rule in props if isinstance(props, list) else [props] if props is not None else []:
+        if isinstance(rule, vBroken):
+            return False
+        if str((rule.get("FREQ") or [""])[0]).upper() not in _FREQUENCIES:
+            return False
+        try:
+            if int(str((rule.get("INTERVAL") or [1])[0])) < 1:
+                return False
+        except ValueError:
+            return False
     return True
 
 
