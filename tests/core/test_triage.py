@@ -188,3 +188,50 @@ def test_series_members_lists_everyone_for_the_ledger() -> None:
     host = Attendee("Host@Partner.example")
     m = meeting(ME, JANE, organizer=host)
     assert series_members(m) == {ME.email, JANE.email, "host@partner.example"}
+
+
+# --- only the user's own meetings (issue 12) ------------------------------------------------
+
+HOST = Attendee("host@partner.example", "Hank Host", PartStat.ACCEPTED, is_organizer=True)
+
+
+def test_a_forwarded_invitation_the_user_is_not_on_is_skipped() -> None:
+    result = run(meeting(JANE, BOB, organizer=HOST))
+    assert result.new_people == []
+    assert [(s.email, s.code) for s in result.skips] == [("", "not_attending")]
+    assert result.skips[0].reason.endswith(".")
+
+
+def test_attendees_without_an_organiser_and_without_the_user_is_skipped() -> None:
+    assert codes(run(meeting(JANE, BOB))) == {"": "not_attending"}
+
+
+def test_an_event_with_nobody_on_it_is_the_users_own_note() -> None:
+    start = local(2026, 3, 3, 10)
+    note = Meeting(uid="hallway", start=start, end=start + timedelta(minutes=15),
+                   title="Chat with Jane in the hallway")
+    result = run(note)
+    assert result == Triage([], [])
+
+
+@pytest.mark.parametrize(
+    ("people", "organizer", "self_addresses"),
+    [
+        ((JANE,), dataclasses.replace(ME, is_organizer=True), ()),  # the user organises
+        ((JANE,), Attendee("ada@other.example", is_organizer=True, is_self=True), ()),
+        ((JANE, Attendee("ada@other.example", is_self=True)), HOST, ()),  # Google's self flag
+        ((JANE, Attendee("ada@work.example")), HOST, ("ada@work.example",)),  # account address
+        ((JANE, Attendee("ADA+team@Lovelace.dev", partstat=PartStat.TENTATIVE)), HOST, ()),
+    ],
+)
+def test_the_users_own_meetings_are_kept(
+    people: tuple[Attendee, ...], organizer: Attendee, self_addresses: tuple[str, ...]
+) -> None:
+    result = run(meeting(*people, organizer=organizer), self_addresses=self_addresses)
+    assert "not_attending" not in codes(result).values()
+    assert JANE.email in new_emails(result)
+
+
+def test_the_user_declining_is_one_reason_not_two() -> None:
+    declined = dataclasses.replace(ME, partstat=PartStat.DECLINED, is_organizer=False)
+    assert codes(run(meeting(declined, JANE, organizer=HOST))) == {"": "user_declined"}
