@@ -217,10 +217,6 @@ def test_doctor_checks_that_the_installed_unit_can_write_the_outputs(
 
 
 def test_doctor_runs_the_ledgers_integrity_check(workspace: Path) -> None:
-    from followup.ledger import store
-
-    if not hasattr(store, "integrity_problems"):
-        pytest.skip("this ledger offers no integrity check yet")
     assert run_followup("--config", str(workspace), "run", "--once").returncode == 0
     ok = run_followup("--config", str(workspace), "doctor")
     assert "passes its integrity check" in ok.stdout

@@ -423,22 +423,20 @@ def check_ledger(config: Config) -> Iterator[Check]:
 
 
 def _integrity(url: str, shown: str) -> Iterator[Check]:
-    """The ledger's own integrity check, when this ledger module offers one."""
-    from followup.ledger import store
+    """The ledger's own integrity check (SQLite's integrity_check, every table readable)."""
     from followup.ledger.connect import make_engine
+    from followup.ledger.store import integrity_problems
 
-    check = getattr(store, "integrity_problems", None)
-    if check is None:
-        return
     engine = make_engine(url)
     try:
-        problems = check(engine)
+        problems = integrity_problems(engine)
     finally:
         engine.dispose()
     for p in problems:
         yield Check(Verdict.FAIL, f"ledger {shown} {p}",
-                    "stop followup and restore the ledger from a backup (docs/service.md); "
-                    "a fresh ledger re-adopts what followup already wrote")
+                    "stop followup and move the damaged ledger aside (keep it); on the next "
+                    "start a new ledger adopts what followup already wrote instead of writing "
+                    "it again")
     if not problems:
         yield Check(Verdict.OK, f"ledger {shown} passes its integrity check")
 
