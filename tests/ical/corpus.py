@@ -15,6 +15,7 @@ them is "us"); `not_attending` then marks events with attendees but no organiser
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections import Counter
@@ -111,6 +112,7 @@ def main(argv: list[str]) -> None:
     began = time.perf_counter()
     table: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
+    repairs: Counter[str] = Counter()
     lines: list[str] = []
     files = corpus_files()
     per_project: Counter[str] = Counter(p.relative_to(ROOT).parts[0] for p in files)
@@ -120,6 +122,8 @@ def main(argv: list[str]) -> None:
         table.update(found.values())
         for skip in parsed.skipped:
             reasons[skip.reason.split(": ", 1)[1]] += 1
+        for note in parsed.notes:
+            repairs[re.sub(r"line \d+", "line N", note.split(": ", 1)[1])] += 1
         lines.append(f"[{_toml_key(name_of(path))}]")
         lines.extend(f"{_toml_key(k)} = \"{v}\"" for k, v in sorted(found.items()))
         lines.append("")
@@ -135,6 +139,9 @@ def main(argv: list[str]) -> None:
     print("\n| skip reason (parser) | events |\n|---|---|")
     for reason, n in reasons.most_common():
         print(f"| {reason} | {n} |")
+    print("\n| repaired (parser notes) | times |\n|---|---|")
+    for repair, n in repairs.most_common():
+        print(f"| {repair} | {n} |")
 
 
 if __name__ == "__main__":
