@@ -154,6 +154,7 @@ def test_an_empty_exdate_excludes_nothing() -> None:
         ("DTSTART:20250110T100000Z\r\nRRULE:FREQ=MONTHLY;BYDAY=20MO",
          "its repetition cannot be worked out"),
         ("SUMMARY:no start", "it has no start (DTSTART)"),
+        ("DTSTART:20250110T100000Z\r\nDURATION:-PT1H", "it ends before it starts"),
     ],
 )
 def test_what_cannot_be_read_is_said_in_words(lines: str, reason: str) -> None:

@@ -222,6 +222,13 @@ def method_of(cal: Component) -> str | None:
     return next((v for v in values if v in ANSWER_METHODS), values[0])
 
 
+def _shown(text: str | None) -> str | None:
+    """An identifier from the file as a log may show it: printable, and short."""
+    if text is None:
+        return None
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:120])
+
+
 def _uid(event: VEvent) -> str:
     prop = event.get("UID")
     if isinstance(prop, list):
@@ -265,13 +272,14 @@ class _Reader:
         sentence = f"{self._where(index)}: {reason}"
         self.result.errors.append(sentence)
         self.result.skipped.append(Skipped(index, uid, UNREADABLE, sentence))
-        log.warning("ical.skipped", source=self.source, item=index, uid=uid, reason=reason)
+        log.warning("ical.skipped", source=self.source, item=index, uid=_shown(uid),
+                    reason=reason)
 
     def not_a_meeting(self, index: int, uid: str | None, code: str, reason: str) -> None:
         sentence = f"{self._where(index)}: {reason}"
         self.result.skipped.append(Skipped(index, uid, code, sentence))
-        log.info("ical.not_a_meeting", source=self.source, item=index, uid=uid, code=code,
-                 reason=reason)
+        log.info("ical.not_a_meeting", source=self.source, item=index, uid=_shown(uid),
+                 code=code, reason=reason)
 
     def note(self, index: int, what: str) -> None:
         self.result.notes.append(f"{self._where(index)}: {what}")
@@ -373,10 +381,13 @@ class _Reader:
             self.unreadable(index, uid, "it has no start (DTSTART)")
             return None
         for tzid in sorted(set(pin_floating_times(event, self.default_tz))):
-            log.warning("ical.unknown_timezone", source=self.source, uid=uid, tzid=tzid[:80],
-                        using=str(self.default_tz))
+            log.warning("ical.unknown_timezone", source=self.source, uid=_shown(uid),
+                        tzid=_shown(tzid), using=str(self.default_tz))
         end = event.get("DTEND")
-        if end is not None and _ends_before_start(event["DTSTART"].dt, end.dt):
+        duration = getattr(event.get("DURATION"), "dt", None)
+        if (end is not None and _ends_before_start(event["DTSTART"].dt, end.dt)) or (
+            end is None and isinstance(duration, timedelta) and duration < timedelta(0)
+        ):
             self.unreadable(index, uid, "it ends before it starts")
             return None
         return uid, event
@@ -490,7 +501,7 @@ class _Reader:
         except ParsingStopped:
             raise
         except Exception:
-            log.warning("ical.look_ahead_failed", source=self.source, uid=uid)
+            log.warning("ical.look_ahead_failed", source=self.source, uid=_shown(uid))
             return
         if start is not None and (self.result.next_start is None
                                   or start < self.result.next_start):
