@@ -135,6 +135,16 @@ def _greetings(recipients: Sequence[Recipient]) -> tuple[list[str], list[str]]:
     return given, full
 
 
+_AND = {"en": "and", "de": "und", "es": "y", "fr": "et"}
+
+
+def join_names(names: Sequence[str], language: str) -> str:
+    """ "Jane", "Jane and Bob", "Peter, Samir and Joanna" (in the draft's language)."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {_AND.get(language, 'and')} {names[-1]}"
+
+
 def _subject(promises: Sequence[Promise], occasion_subject: str) -> str:
     """The promised item when there is one ("The Kalman filter article"), else the occasion."""
     sent = next((p.item for p in promises if p.kind == "send"), None)
@@ -155,7 +165,11 @@ def first_touch_draft(
     """The first note (PLAYBOOK §2) to the people of one meeting who share a draft."""
     meeting, material, lang = note.meeting, note.material, note.language
     known = all(r.known for r in note.recipients)
-    names = [a.name or a.email.partition("@")[0] for a in _everyone(meeting)]
+    names: list[str] = []
+    for a in _everyone(meeting):
+        # "van der Berg, Anna" is written "Anna van der Berg" in a title: both must go.
+        names += [n for n in (a.name, parse_name(a.name).display, a.email.partition("@")[0])
+                  if n]
     occasion = describe_occasion(
         meeting.title, people=names, user_name=composer.user.name, language=lang, known=known
     )
@@ -169,6 +183,8 @@ def first_touch_draft(
         "language": lang,
         "greeting_names": given,
         "greeting_full_names": full,
+        "greeting": join_names(given, lang),
+        "greeting_full": join_names(full, lang),
         "many": len(note.recipients) > 1,
         "known": known,
         "occasion": occasion,
@@ -205,9 +221,17 @@ def _header_name(name: str | None) -> str | None:
 
 
 def occasion_label(meeting: Meeting) -> str:
-    """How a block names a meeting for the user: its title without tags; the user's own
-    calendar may show it, but a name the user knows reads better than "[EXT] Re: ..."."""
-    return one_line(clean_title(meeting.title), 80) or one_line(meeting.title, 80) or "a meeting"
+    """How a block names a meeting for the user: an event's name ("FactoryTech"), else its
+    title without tags and the other side's names ("[EXT] Re: Coffee with Jane" is
+    "Coffee"); the user's own calendar, so no phrasing, just a name they recognise."""
+    names: list[str] = []
+    for a in _everyone(meeting):
+        names += [n for n in (a.name, parse_name(a.name).display) if n]
+    occasion = describe_occasion(meeting.title, people=names, user_name="")
+    if occasion.kind == "event" and occasion.name:
+        return one_line(occasion.name, 80)
+    cleaned = clean_title(meeting.title, people=names)
+    return one_line(cleaned, 80) or one_line(meeting.title, 80) or "a meeting"
 
 
 def block_summary(items: Sequence[BlockItem]) -> str:

@@ -274,6 +274,7 @@ _PRONOUN_ONLY = _words("""
 _SENDABLE = _words("""
     article articles paper papers whitepaper deck decks slides slide link links doc docs
     document documents sheet spreadsheet report study guide notes recording video videos book
+    export exports csv faq faqs dashboard numbers
     books proposal template checklist list sample samples repo repository code snippet script
     benchmark benchmarks data dataset results specs spec overview summary one-pager brochure
     nda contract agreement draft photo photos picture pictures logo logos screenshot

@@ -10,6 +10,7 @@ wrote down by hand, with nobody invited but an address in the notes, still count
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from followup.config import TriageConfig, UserConfig
 from followup.core.material import Material, find_tags
@@ -66,7 +67,8 @@ def with_people_from_notes(meeting: Meeting, material: Material, user: UserConfi
     if meeting.organizer is not None and meeting.organizer.email.lower() not in own:
         return meeting  # someone else's event: its notes are their agenda, not a chat
     people = tuple(
-        Attendee(email=a, partstat=PartStat.ACCEPTED) for a in material.addresses if a not in own
+        Attendee(email=a, name=name_from_address(a), partstat=PartStat.ACCEPTED)
+        for a in material.addresses if a not in own
     )
     if not people:
         return meeting
@@ -77,6 +79,16 @@ def with_people_from_notes(meeting: Meeting, material: Material, user: UserConfi
             is_organizer=True, is_self=True,
         )
     return dataclasses.replace(meeting, attendees=people, organizer=organizer)
+
+
+_FIRST_LAST = re.compile(r"^([a-z]{2,})[._]([a-z]{2,})$")
+
+
+def name_from_address(address: str) -> str | None:
+    """ "Maria Santos" from maria.santos@...: the one address form that reliably spells a
+    name (an address alone, from the notes, has no display name to greet with)."""
+    m = _FIRST_LAST.match(address.partition("@")[0])
+    return f"{m.group(1).capitalize()} {m.group(2).capitalize()}" if m else None
 
 
 def nobody_skip() -> Skip:

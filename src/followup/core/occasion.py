@@ -191,6 +191,19 @@ class _Token:
         return _fold(self.text)
 
 
+def _drop_name_particles(tokens: list[_Token]) -> None:
+    """ "van der" in "Anna van der Berg" goes with the name around it: a particle between
+    removed name words, or before one, is part of that name."""
+    words = [t for t in tokens if not t.separator and t.text.strip()]
+    for i in range(len(words) - 1, -1, -1):
+        tok = words[i]
+        if tok.removed or tok.folded not in _PARTICLES:
+            continue
+        after = next((t for t in words[i + 1 :] if t.folded not in _PARTICLES), None)
+        if after is not None and after.name:
+            tok.removed = tok.name = True
+
+
 def _name_words(people: Sequence[str], user_name: str) -> frozenset[str]:
     """The words that make up the people's names, folded: "Jane Doe", "jane.doe" -> jane, doe."""
     found: set[str] = set()
@@ -350,6 +363,7 @@ def clean_title(title: str, *, people: Sequence[str] = (), user_name: str = "") 
     for tok in tokens:
         if _is_name(tok, names):
             tok.removed = tok.name = True
+    _drop_name_particles(tokens)
     _drop_affiliations(tokens)
     _drop_third_parties(tokens)
     _drop_trailing_company(tokens)
@@ -431,7 +445,7 @@ _MEETING_NOUNS = (
     "session", "briefing", "debrief", "walkthrough", "brainstorm", "standup", "stand-up",
     "all-hands", "townhall", "revision", "reunion", "presentacion", "taller", "formacion",
     "revue", "atelier", "formation", "lancement", "bilan", "comite", "committee", "board",
-    "summit", "follow-up", "jour fixe", "deep dive", "q&a", "tour", "visit", "besuch",
+    "summit", "jour fixe", "deep dive", "q&a", "tour", "visit", "besuch",
     "visita", "pilot", "proposal", "angebot", "propuesta", "contract", "vertrag",
 )  # fmt: skip
 _VOCABULARY = (
@@ -587,15 +601,35 @@ def _meeting_name(cleaned: str) -> str | None:
     # alone names the other side, not the meeting.
     if not any(_meeting_noun(w) or w[:1].islower() for w in words):
         return None
+    # A name is a meeting's when a meeting noun heads it ("pilot kickoff", "Reunión de
+    # seguimiento"); "Initech latency" (from "Escalation: Initech latency") is a topic,
+    # and "Great to see you at the Initech latency" is not something a person writes.
+    if not (_meeting_noun(words[-1]) or _meeting_noun(" ".join(words[-2:]))
+            or _meeting_noun(words[0])):
+        return None
     if _YEAR.search(text) or any(ch in text for ch in "[]<>@"):
         return None
     return text
+
+
+# First words that are capitalised only because a title starts with them: in a sentence they
+# are lower case ("the quarterly review", "the pricing follow-up", "the demo").
+_COMMON_FIRST = frozenset("""
+    quarterly weekly monthly annual yearly pricing benchmark security product strategy sales
+    budget design data roadmap project partnership board investor customer client technical
+    contract renewal hiring intro kickoff kick-off demo workshop review planning follow-up
+    sync status team pilot deep final first second next regular
+""".split())
 
 
 def _with_article(name: str) -> str:
     first = name.split(" ", 1)[0]
     if first.lower() in {"the", "a", "an", "our", "my", "your"}:
         return first.lower() + name[len(first) :]
+    rest = name.split()[1:]
+    if (first[:1].isupper() and first[1:].islower() and first.lower() in _COMMON_FIRST
+            and all(not w[:1].isupper() for w in rest)):
+        name = first.lower() + name[len(first) :]
     return f"the {name}"
 
 

@@ -83,6 +83,22 @@ class OffersMixin:
             ).all()
         return [Offer(r.draft_key, r.starts_at, r.ends_at) for r in rows]
 
+    def offers_of(self, account: str, draft_keys: Sequence[str]) -> dict[str, list[Interval]]:
+        """The slots each of these drafts proposed, in time order."""
+        t = schema.offers
+        found: dict[str, list[Interval]] = {}
+        if not draft_keys:
+            return found
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                select(t.c.draft_key, t.c.starts_at, t.c.ends_at)
+                .where(t.c.account == account, t.c.draft_key.in_(list(draft_keys)))
+                .order_by(t.c.starts_at)
+            ).all()
+        for r in rows:
+            found.setdefault(r.draft_key, []).append(Interval(r.starts_at, r.ends_at))
+        return found
+
     def release_offers(self, account: str, draft_key: str) -> int:
         """Forget one draft's offers (the user deleted the draft). Returns how many."""
         t = schema.offers

@@ -33,6 +33,7 @@ from followup.model import (
     Attendee,
     BlockPayload,
     CalendarChanges,
+    Card,
     ContactPayload,
     DraftPayload,
     Interaction,
@@ -234,7 +235,20 @@ class MemoryProvider:
             blocks=self.block_target,
             self_addresses=self.self_addresses,
             where_drafts_are="your Drafts folder",
+            address_book=self,
+            draft_link=lambda key, remote_id, message_id: (
+                f"memory://drafts/{remote_id} {message_id}" if remote_id else None),
         )
+
+    def lookup(self, emails: Sequence[str]) -> dict[str, Card]:
+        """The AddressBook protocol: the user's own cards (not those followup created)."""
+        self.calls["address_book.lookup"] += 1
+        wanted = {e.lower() for e in emails}
+        return {
+            c.email: Card(c.email, c.display_name, c.given_name)
+            for c in self.contacts.values()
+            if c.email in wanted and c.created_key is None
+        }
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -264,11 +278,13 @@ class MemoryProvider:
     def add_mail(self, email: str, at: datetime, direction: str = "received") -> None:
         self.mail.append(Interaction(email.lower(), at, direction))
 
-    def add_contact(self, email: str, name: str | None = None, note: str | None = None) -> str:
+    def add_contact(self, email: str, name: str | None = None, note: str | None = None,
+                    *, given_name: str | None = None) -> str:
         """A card the user already had, with their own note if given."""
         rid = self.new_id("contact")
         notes = [StoredNote(note)] if note else []
-        self.contacts[rid] = StoredContact(rid, email.lower(), display_name=name, notes=notes)
+        self.contacts[rid] = StoredContact(rid, email.lower(), display_name=name, notes=notes,
+                                           given_name=given_name)
         return rid
 
     def edit(self, kind: WriteKind, remote_id: str) -> None:
