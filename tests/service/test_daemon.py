@@ -46,6 +46,9 @@ def test_once_runs_a_cycle_and_reports_backfill_progress(workspace: Path) -> Non
     events = log_events(done.stderr)
     progress = [e for e in events if e["event"] == "backfill.progress"]
     assert progress and progress[-1]["done"] == progress[-1]["total"]
+    names = [e["event"] for e in events]
+    assert names.index("backfill.reading") < names.index("backfill.started"), \
+        "the first sync says it is reading before any write is known"
     again = run_followup("--config", str(workspace), "run", "--once")
     assert again.returncode == 0, again.stderr
     assert not [e for e in log_events(again.stderr) if e["event"] == "backfill.progress"], \

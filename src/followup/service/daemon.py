@@ -245,15 +245,19 @@ class Daemon:
                 account = open_account(acfg, config)
                 self._accounts[name] = account
             progress = self._backfill_progress(acfg, started)
-            # Two processes sharing a PostgreSQL ledger never run one account at once.
-            with nullcontext() if self.dry_run else self.ledger.account_lock(name):
-                report = run_cycle(
-                    config, self.ledger, account, self.settings.composer, started,
-                    dry_run=self.dry_run, stop=self.should_stop,
-                    hooks=progress.hook if progress else None,
-                )
-            if progress:
-                progress.finish()
+            try:
+                # Two processes sharing a PostgreSQL ledger never run one account at once.
+                with nullcontext() if self.dry_run else self.ledger.account_lock(name):
+                    report = run_cycle(
+                        config, self.ledger, account, self.settings.composer, started,
+                        dry_run=self.dry_run,
+                        stop=progress.stop_check(self.should_stop) if progress
+                        else self.should_stop,
+                        hooks=progress.hook if progress else None,
+                    )
+            finally:
+                if progress:
+                    progress.finish()
         except AuthError as e:
             self._accounts.pop(name, None)
             self._failed(acfg, str(e), reconnect=True)
@@ -412,6 +416,15 @@ class _WriteProgress:
         self.account = account
         self.now = now
         self.progress = Progress(account)
+        self.progress.reading()  # from the first second: reading and planning come first
+
+    def stop_check(self, should_stop: Callable[[], bool]) -> Callable[[], bool]:
+        """The cycle's stop check, which runs all through the reading: also a progress tick."""
+        def check() -> bool:
+            self.progress.tick()
+            return should_stop()
+
+        return check
 
     def hook(self, point: str, _row: object) -> None:
         if point != "before_write":
