@@ -49,6 +49,16 @@ def test_demo_shows_every_part_of_the_loop(tmp_path: Path) -> None:
     assert "mutt -F" in text and "khal" in text and "khard" in text
     drafts = _drafts(tmp_path / "demo")
     assert "Jane Doe <jane.doe@acme-robotics.example>" in drafts
+    # The demo's private notes stay on the block; the shareable line and the promise go out.
+    (jane,) = [f"{m['Subject']}\n{m.get_payload(decode=True).decode()}"
+               for m in mailbox.Maildir(tmp_path / "demo" / "Maildir" / ".Drafts", create=False)
+               if "jane.doe@acme-robotics.example" in str(m["To"])]
+    assert "Loved hearing how your team rebuilt the calibration rig" in jane
+    assert "the Kalman filter article" in jane
+    assert "wary" not in jane and "discount" not in jane and "Siemens" not in jane
+    blocks = "".join(p.read_text() for p in (tmp_path / "demo" / "followups").glob("*.ics"))
+    assert "wary of small" in blocks.replace("\r\n ", "")
+    assert "Your notes stay private" in text
     assert not any("peter@initech.example" in d for d in drafts)  # Ada already wrote to him
     assert not any("charles@" in d or "bill@" in d for d in drafts)
 

@@ -71,7 +71,7 @@ def print_cycle(
     """
     by_person: dict[str, list[WriteIntent]] = defaultdict(list)
     for intent in report.intents:
-        by_person[intent.person or "(weekly)"].append(intent)
+        by_person[intent.person or "(your calendar)"].append(intent)
     verb = "Would write" if report.dry_run else "Wrote"
     _line(f"{verb} for {len(by_person)} people ({len(report.intents)} writes):", file=out)
     if not by_person:

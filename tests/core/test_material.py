@@ -595,3 +595,12 @@ def test_the_result_does_not_depend_on_line_order_for_the_leak_words() -> None:
         random.Random(seed).shuffle(lines)
         for text in _outputs(read_material("\n".join(lines))):
             assert not (_words_of(text) & LEAK_WORDS), text
+
+
+def test_two_promises_joined_by_and_are_both_read() -> None:
+    m = read_material(
+        "Promised: send her the Kalman filter article, and introduce her to Charles Babbage "
+        "(he solved the same problem last year)."
+    )
+    assert [(p.kind, p.item) for p in m.promises] == [
+        ("send", "the Kalman filter article"), ("intro", "Charles Babbage")]

@@ -1084,6 +1084,10 @@ def _clean_line(line: str) -> str:
 _MAX_LINE = 600
 
 
+# ", and " (", und ", ", y ", ", et ") joining two actions in one promise line.
+_AND_THEN = re.compile(r",\s*(?:and|und|y|et)\s+(?=\w)", re.IGNORECASE)
+
+
 def _read_lines(private: str, title: str) -> tuple[tuple[Promise, ...], str | None]:
     promises: list[Promise] = []
     seen: set[tuple[str, str]] = set()
@@ -1097,11 +1101,13 @@ def _read_lines(private: str, title: str) -> tuple[tuple[Promise, ...], str | No
         for clause in _clauses(line):
             if not clause or "?" in clause or _HEDGE.search(clause):
                 continue
-            for kind, item in _promises_in(clause, title):
-                key = (kind, item.casefold())
-                if key not in seen:
-                    seen.add(key)
-                    promises.append(Promise(kind=kind, item=item, source_line=raw.strip()))
+            # "send her the article, and introduce her to Charles": two promises.
+            for part in _AND_THEN.split(clause):
+                for kind, item in _promises_in(part, title):
+                    key = (kind, item.casefold())
+                    if key not in seen:
+                        seen.add(key)
+                        promises.append(Promise(kind=kind, item=item, source_line=raw.strip()))
             if next_step is None:
                 next_step = _next_step_in(clause)
     return tuple(promises), next_step

@@ -70,7 +70,16 @@ def run_demo(workdir: Path, *, out: TextIO, timezone: str | None = None) -> int:
     print(f"\nOne cycle at {when(now, tz)}:\n", file=out)
     report = run_cycle(config, ledger, account, composer, now)
     print_cycle(report, tz=tz, out=out, ledger=ledger)
-    ownership.record(workdir, built)  # what the cycle made is the demo's own too
+    waiting = report.blocks_waiting_until
+    if waiting is not None:
+        # Outside working hours the blocks wait for the next working window; the demo
+        # shows that cycle too, rather than leave the calendar empty until then.
+        print(f"\nOutside your working hours: the blocks wait for {when(waiting, tz)}. "
+              "The cycle then:\n", file=out)
+        later_report = run_cycle(config, ledger, account, composer, waiting)
+        print_cycle(later_report, tz=tz, out=out, ledger=ledger)
+        report.errors.extend(later_report.errors)
+    ownership.record(workdir, built)  # what the cycles made is the demo's own too
 
     horizon = now + timedelta(days=config.daemon.horizon_days)
     later = ledger.meetings(account.name, now, horizon)
@@ -82,6 +91,11 @@ def run_demo(workdir: Path, *, out: TextIO, timezone: str | None = None) -> int:
             print(f"  {m.title} ({when(m.start, tz)}): next cycle at {when(due, tz)}", file=out)
     ledger.close()
 
+    print(f"""
+Your notes stay private: "Coffee with Jane Doe" had notes such as "Seemed wary of small
+vendors - don't discount". The draft to Jane carries only the line marked "> " and what you
+promised (the Kalman filter article, the introduction); the whole of the notes is on the
+follow-up block and Jane's card, where only you read them.""", file=out)
     print(f"""
 Where to look (nothing was sent; everything is a draft):
   drafts      mutt -F {d}/muttrc     (R recalls a draft; or any Maildir client: flag D)

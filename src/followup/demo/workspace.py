@@ -129,9 +129,13 @@ def _meetings(now: datetime) -> dict[str, Calendar]:
         coffee_end,
         [Person("Jane Doe", "jane.doe@acme-robotics.example")],
         location="Blue Bottle Coffee, 66 Mint St, San Francisco",
+        # Notes as people write them: private judgement beside what may be shared. Only
+        # the "> " line and the promises reach the draft; all of it goes on the block.
         description=(
             "Jane runs supply chain at Acme Robotics; they struggle to calibrate the "
             "sensors on their new arm.\n"
+            "Seemed wary of small vendors - lead with the Siemens reference, don't discount.\n"
+            "> Loved hearing how your team rebuilt the calibration rig in a weekend.\n"
             "Promised: send her the Kalman filter article, and introduce her to Charles "
             "Babbage (he solved the same problem last year).\n"
             "She is at the Robotics Summit in two weeks."
