@@ -112,7 +112,8 @@ def test_a_rule_that_would_step_for_centuries_to_reach_the_window_is_not_read() 
 
 @pytest.mark.parametrize("rule", ["FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
                                   "FREQ=HOURLY;BYMONTH=4;BYMONTHDAY=31",
-                                  "FREQ=DAILY;BYYEARDAY=367"])
+                                  "FREQ=DAILY;BYYEARDAY=367",
+                                  "FREQ=MONTHLY;BYMONTHDAY=40"])
 def test_a_rule_that_can_never_repeat_is_a_single_event_and_fast(rule: str) -> None:
     with bounded(seconds=5, megabytes=20):
         parsed = parse_calendar(vcal(series(rule, start="20250110T100000Z"), BESIDE),
@@ -123,12 +124,21 @@ def test_a_rule_that_can_never_repeat_is_a_single_event_and_fast(rule: str) -> N
         "event 1 in x.ics: its repeat rule can never repeat; read as a single event"]
 
 
-def test_interval_zero_is_unreadable_not_an_endless_loop() -> None:
+@pytest.mark.parametrize("rule", ["FREQ=DAILY;INTERVAL=0", "FREQ=YEARLY;BYMONTHDAY=0",
+                                  "FREQ=YEARLY;BYYEARDAY=0", "FREQ=WEEKLY;INTERVAL=-2"])
+def test_interval_zero_and_day_zero_are_unreadable_not_endless(rule: str) -> None:
     with bounded(seconds=5, megabytes=20):
-        parsed = parse_calendar(vcal(series("FREQ=DAILY;INTERVAL=0"), BESIDE), source="z.ics",
+        parsed = parse_calendar(vcal(series(rule), BESIDE), source="z.ics",
                                 window=SYNC, default_tz=BERLIN)
     assert [m.uid for m in parsed.meetings] == ["beside"]
     assert parsed.errors == ["event 1 in z.ics: its repeat rule (RRULE) cannot be read"]
+
+
+def test_a_rule_nobody_foresaw_costs_its_event_only() -> None:
+    parsed = parse_calendar(vcal(series("FREQ=WEEKLY;BYHOUR=25"), BESIDE), source="w.ics",
+                            window=SYNC, default_tz=BERLIN)
+    assert [m.uid for m in parsed.meetings] == ["beside"]
+    assert parsed.errors == ["event 1 in w.ics: its repetition cannot be worked out"]
 
 
 def _many_events(n: int) -> str:

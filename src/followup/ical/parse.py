@@ -337,7 +337,10 @@ class _Reader:
                 self.not_a_meeting(self.index, None, ITIP_ANSWER,
                                    f"an answer to an invitation (METHOD:{method}), not a meeting")
             return
-        wr_zone = str(header.get("X-WR-TIMEZONE") or "").strip()
+        wr_prop = header.get("X-WR-TIMEZONE")
+        if isinstance(wr_prop, list):
+            wr_prop = wr_prop[0] if wr_prop else None
+        wr_zone = str(wr_prop or "").strip()
         groups: dict[str, list[tuple[int, VEvent]]] = {}
         for block in events:
             self.index += 1
@@ -367,8 +370,6 @@ class _Reader:
         except Exception:
             self.unreadable(index, None, "it is not valid iCalendar")
             return None
-        if wr_zone:
-            event = self._standard(event, wr_zone)
         uid = _uid(event)
         self.result.uids.add(uid)
         fix = repair_event(event)
@@ -380,6 +381,8 @@ class _Reader:
         if event.get("DTSTART") is None:
             self.unreadable(index, uid, "it has no start (DTSTART)")
             return None
+        if wr_zone:
+            event = self._standard(event, wr_zone)
         for tzid in sorted(set(pin_floating_times(event, self.default_tz))):
             log.warning("ical.unknown_timezone", source=self.source, uid=_shown(uid),
                         tzid=_shown(tzid), using=str(self.default_tz))
@@ -407,6 +410,15 @@ class _Reader:
     # --- a UID's events ------------------------------------------------------------------
 
     def _series(self, uid: str, items: list[tuple[int, VEvent]], method: str | None) -> None:
+        try:
+            self._read_series(uid, items, method)
+        except ParsingStopped:
+            raise
+        except Exception:  # a rule nobody foresaw: lose this UID, never the file
+            self.unreadable(items[0][0], uid, "its repetition cannot be worked out")
+
+    def _read_series(self, uid: str, items: list[tuple[int, VEvent]], method: str | None
+                     ) -> None:
         first = items[0][0]
         events = [e for _, e in items]
         if any(sub_hourly(e) for e in events):

@@ -195,7 +195,7 @@ def _repair_rules(event: VEvent, out: Repair) -> bool:
 
 
 def _sane_rules(event: VEvent) -> bool:
-    """FREQ known and INTERVAL at least 1: dateutil loops for ever on INTERVAL=0."""
+    """FREQ known, INTERVAL at least 1 (dateutil loops for ever on 0), no day or week 0."""
     props = event.get("RRULE")
     for rule in props if isinstance(props, list) else [props] if props is not None else []:
         if isinstance(rule, vBroken):
@@ -204,6 +204,11 @@ def _sane_rules(event: VEvent) -> bool:
             return False
         try:
             if int(str((rule.get("INTERVAL") or [1])[0])) < 1:
+                return False
+            # RFC 5545 has no day 0, week 0 or day of the year 0; dateutil reads them as
+            # "every day".
+            if any(int(str(v)) == 0 for part in ("BYMONTHDAY", "BYYEARDAY", "BYWEEKNO")
+                   for v in rule.get(part) or []):
                 return False
         except ValueError:
             return False
