@@ -102,3 +102,16 @@ def test_requests_per_cycle(fake: FakeGoogle, config: Config, tmp_path: Path,
     assert idle_again == 1
     # Per new person: warm-up + search + create (contact), create (draft), insert (block).
     assert figures["new meeting, k=6"] - figures["new meeting, k=3"] == 3 * 5
+
+
+def test_two_people_of_one_company_get_one_draft_to_both(cycles: Cycles) -> None:
+    colleagues = [("jane@acme.example", "Jane Doe"), ("ann@acme.example", "Ann Lee")]
+    cycles.meeting(T0, colleagues)
+    cycles.until_settled(T0 + timedelta(hours=2))
+    (mid,) = cycles.fake.drafts.values()
+    parsed = cycles.fake.messages[mid]["parsed"]
+    assert [a.addr_spec for a in parsed["To"].addresses] == [a for a, _ in colleagues]
+    assert "Cc" not in parsed and "Bcc" not in parsed
+    body = parsed.get_body(("plain",)).get_content()
+    assert body.startswith("Hi Jane and Ann,")
+    assert "We talked about the pilot." not in body  # the notes stay on the block

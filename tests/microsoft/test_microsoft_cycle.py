@@ -172,3 +172,17 @@ def test_mail_history_is_asked_when_a_meeting_ends_between_inbox_looks(
     assert asked["messages.list"] == len(PEOPLE)
     cycles.until_settled(now + timedelta(minutes=10))
     assert_one_of_each(cycles.ms)
+
+
+def test_two_people_of_one_company_get_one_draft_to_both(cycles: Cycles) -> None:
+    colleagues = [("jane@acme.example", "Jane Doe"), ("ann@acme.example", "Ann Lee")]
+    cycles.meeting("pilot@x", T0, colleagues)
+    cycles.until_settled(T0 + timedelta(hours=2))
+    (draft,) = cycles.ms.graph.drafts()
+    assert [r["emailAddress"]["address"] for r in draft["toRecipients"]] == [
+        a for a, _ in colleagues]
+    assert draft["body"]["content"].startswith("Hi Jane and Ann,")
+    assert "We talked about the pilot." not in draft["body"]["content"]
+    (block,) = cycles.ms.graph.blocks()
+    assert "We talked about the pilot." in block["body"]["content"]
+    assert draft["webLink"] in block["body"]["content"]
