@@ -149,6 +149,12 @@ def _parser() -> argparse.ArgumentParser:
     completion = command("completion", "print a shell completion script")
     completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     command("man", "print the manual page (roff): followup man | man -l -")
+    # Company mode (docs/company.md): its own parsers, imported only when these run.
+    for name, text in (("admin", "company mode: tenants, accounts, keys, queue status"),
+                       ("worker", "company mode: run account syncs from PostgreSQL")):
+        # No options of its own (prefix_chars): everything after it, --help too, is passed on.
+        company = sub.add_parser(name, help=text, add_help=False, prefix_chars="\0")
+        company.add_argument("args", nargs=argparse.REMAINDER)
     return p
 
 
@@ -196,15 +202,22 @@ def _connect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     account = _pick_account(config, args.provider, args.account, err)
     if account is None:
         return EXIT_USAGE
-    if isinstance(account, GoogleAccount):
-        from followup.providers.google import connect_google
+    from followup.providers import missing_library
 
+    try:
+        if isinstance(account, GoogleAccount):
+            from followup.providers.google import connect_google
+        else:
+            from followup.providers.microsoft import connect_microsoft
+    except ModuleNotFoundError as e:  # a local-only install: say what to install
+        assert isinstance(account, GoogleAccount | MicrosoftAccount)
+        raise missing_library(account.kind, e) from None
+    if isinstance(account, GoogleAccount):
         return connect_google(
             account, config, client_secrets=args.client_secrets, no_browser=args.no_browser,
             import_token=args.import_token, out=out,
         )
     assert isinstance(account, MicrosoftAccount)
-    from followup.providers.microsoft import connect_microsoft
 
     return connect_microsoft(
         account, config, tenant=args.tenant, client_id=args.client_id, browser=args.browser,
@@ -296,6 +309,10 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return run_doctor(_config_path(args), out=out)
     if cmd == "connect":
         return _connect(args, out, err)
+    if cmd in ("admin", "worker"):
+        from followup.company.admin import main_admin, main_worker
+
+        return (main_admin if cmd == "admin" else main_worker)(args.args, out, err)
     if cmd in ("init", "install-unit", "completion", "man"):
         return _setup_command(args, out, err)
     config = _load(args, err)

@@ -1,0 +1,310 @@
+"""`followup worker`: a procrastinate worker that runs account syncs and the periodic tasks.
+
+One sync is one engine cycle (engine.cycle.run_cycle, exactly as `followup run` calls it):
+
+1. skip it if the account is gone, disabled or throttled (then queue it for later);
+2. take a token from the provider's and tenant's bucket, else throttle and queue it later;
+3. acquire the account's lease (company.lease), else queue it for when the lease ends;
+4. unseal the credential into a private folder (0700, in memory when /dev/shm exists),
+   open the account, run the cycle with a FencedLedger under the ledger's account lock,
+   and store the credential again if the provider refreshed it;
+5. record the outcome on the status row and queue the next sync at the cycle's next_due
+   (the safety poll, `next_check_at`, is the sweep's business).
+
+Failures back off: max(exponential back-off, the provider's Retry-After), recorded as the
+account's throttled-until; a revoked grant marks it needs-reconnect and looks again rarely.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import procrastinate
+import structlog
+from procrastinate.job_context import JobContext
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from followup.company import schema
+from followup.company.bucket import Buckets
+from followup.company.lease import DEFAULT_TTL, FencedLedger, Lease, LeaseLostError
+from followup.company.queue import cron_every, make_app, schedule_sync
+from followup.company.store import AccountStore, token_files
+from followup.config import AccountConfig, Config
+from followup.core.compose import Composer
+from followup.engine.cycle import CycleReport, run_cycle
+from followup.errors import AuthError, TransientError
+from followup.ledger import Ledger
+from followup.ledger.connect import make_engine
+from followup.ledger.rows import AccountBusyError
+from followup.ledger.store import process_identity
+from followup.protocols import Account
+
+log = structlog.get_logger(__name__)
+
+SAFETY_POLL = timedelta(minutes=15)
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=1)
+RECONNECT_WAIT = timedelta(hours=6)
+# Requests a write costs a provider, roughly (lookup and create): charged to the bucket.
+REQUESTS_PER_WRITE = 2.0
+SWEEP_BATCH = 5000
+
+Opener = Callable[[AccountConfig, Config], Account]
+
+
+def retry_wait(failures: int, retry_after: float | None = None) -> timedelta:
+    """max(exponential back-off with jitter, the server's Retry-After)."""
+    base: timedelta = min(RETRY_CAP, RETRY_BASE * 2 ** max(0, min(failures, 20) - 1))
+    wait: timedelta = base / 2 + base / 2 * random.random()  # noqa: S311 - jitter
+    if retry_after is not None:
+        wait = max(wait, timedelta(seconds=retry_after))
+    return wait
+
+
+def private_dir_base() -> Path:
+    """Where unsealed credentials live during a sync: the service's runtime dir, else
+    /dev/shm (memory, never on disk), else the temp dir."""
+    for candidate in (os.environ.get("RUNTIME_DIRECTORY"), "/dev/shm"):  # noqa: S108
+        if candidate and os.access(candidate, os.W_OK):
+            return Path(candidate)
+    return Path(tempfile.gettempdir())
+
+
+def _default_opener(account: AccountConfig, config: Config) -> Account:
+    from followup.providers import open_account
+
+    return open_account(account, config)
+
+
+@dataclass
+class Worker:
+    """What a worker process shares between its jobs."""
+
+    url: str
+    engine: Engine
+    store: AccountStore
+    buckets: Buckets
+    app: procrastinate.App | None = None
+    lease_ttl: timedelta = DEFAULT_TTL
+    safety_poll: timedelta = SAFETY_POLL
+    opener: Opener = _default_opener
+    identity: str = field(default_factory=process_identity)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    _running: set[str] = field(default_factory=set)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- procrastinate entry points -------------------------------------------------------
+
+    def on_sync(self, context: JobContext, account: str, reason: str) -> None:
+        self.sync(account, reason)
+
+    def on_sweep(self, context: JobContext, timestamp: int) -> None:
+        self.sweep()
+
+    def _schedule(self, account: str, reason: str, at: datetime | None) -> None:
+        if self.app is not None:
+            schedule_sync(self.app, account, reason, at)
+
+    # --- one sync -------------------------------------------------------------------------
+
+    def sync(self, account: str, reason: str) -> str:
+        """Run one sync of `account`; returns what happened, in a word (for logs/tests)."""
+        with self._guard:  # one sync per account per process, whatever the queue says
+            if account in self._running:
+                return "running"
+            self._running.add(account)
+        try:
+            return self._sync(account, reason)
+        finally:
+            with self._guard:
+                self._running.discard(account)
+
+    def _sync(self, name: str, reason: str) -> str:
+        now = self.clock()
+        bound = log.bind(account=name, reason=reason)
+        record = self.store.get(name)
+        if record is None or not record.enabled:
+            bound.info("sync.skipped", why="gone" if record is None else "disabled")
+            return "skipped"
+        if record.throttled_until is not None and record.throttled_until > now:
+            self._schedule(name, "throttled", record.throttled_until)
+            return "throttled"
+        wait = self.buckets.take(record.kind, record.tenant)
+        if wait > 0:
+            until = now + timedelta(seconds=wait)
+            self.store.throttle(name, until, f"{record.kind} request budget of the tenant")
+            self._schedule(name, "rate limit", until)
+            bound.info("sync.rate_limited", until=until.isoformat())
+            return "throttled"
+        lease = Lease(self.engine, name, self.identity, self.lease_ttl)
+        if lease.acquire() is None:
+            until = lease.held_until() or now + self.lease_ttl
+            self._schedule(name, "leased elsewhere", until)
+            bound.info("sync.leased_elsewhere", until=until.isoformat())
+            return "leased"
+        try:
+            report = self._cycle(name, record.tenant, record.kind, lease, now)
+        except AuthError as e:
+            self.store.record_failure(name, str(e), next_check=now + RECONNECT_WAIT,
+                                      needs_reconnect=True)
+            bound.error("sync.needs_reconnect", error=str(e))
+            return "needs_reconnect"
+        except (LeaseLostError, AccountBusyError) as e:
+            self._schedule(name, "lease lost", now + self.lease_ttl)
+            bound.warning("sync.lost_account", error=str(e))
+            return "lost"
+        except TransientError as e:
+            wait_for = retry_wait(record.failures + 1, e.retry_after)
+            self.store.record_failure(name, f"{type(e).__name__}: {e}",
+                                      next_check=now + wait_for, throttled=True)
+            self._schedule(name, "retry", now + wait_for)
+            bound.warning("sync.retry_later", error=str(e), seconds=wait_for.total_seconds())
+            return "retry"
+        except Exception as e:  # one account's bug must not take the worker down
+            wait_for = retry_wait(record.failures + 1)
+            self.store.record_failure(name, f"{type(e).__name__}: {e}",
+                                      next_check=now + wait_for)
+            self._schedule(name, "retry", now + wait_for)
+            bound.exception("sync.failed")
+            return "failed"
+        finally:
+            lease.release()
+        finished = self.clock()
+        next_check = finished + self.safety_poll
+        self.store.record_sync(name, finished=finished, next_due=report.next_due,
+                               next_check=next_check)
+        written = sum(report.writes.values())
+        self.buckets.charge(record.kind, record.tenant, written * REQUESTS_PER_WRITE)
+        if report.next_due is not None and report.next_due < next_check:
+            self._schedule(name, "due", max(report.next_due, finished))
+        bound.info("sync.done", seconds=round((finished - now).total_seconds(), 3),
+                   writes=written, errors=len(report.errors))
+        return "done"
+
+    def _cycle(self, name: str, tenant: str, kind: str, lease: Lease,
+               now: datetime) -> CycleReport:
+        folder = Path(tempfile.mkdtemp(prefix="followup-", dir=private_dir_base()))
+        try:
+            config, account_cfg = self.store.config_for(name, ledger_url=self.url,
+                                                        state_dir=folder)
+            tokens = folder / "tokens"
+            tokens.mkdir(mode=0o700)
+            sealed = self.store.credential(name)
+            for suffix, content in sealed.items():
+                path = tokens / f"{name}{suffix}"
+                path.touch(mode=0o600)
+                path.write_bytes(content)
+            try:
+                account = self.opener(account_cfg, config)
+                templates = Path(config.templates_dir) if config.templates_dir else None
+                composer = Composer(config.user, templates)
+                ledger = FencedLedger(self.engine, lease, owner=lease.claim_owner(
+                    self.identity))
+                with ledger.account_lock(name):
+                    return run_cycle(config, ledger, account, composer, now, stop=lease.lost)
+            finally:
+                fresh = token_files(tokens, name)
+                if fresh != sealed and (fresh or sealed):
+                    self.store.store_credential(name, fresh)  # refreshed by the provider
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    # --- the sweep ------------------------------------------------------------------------
+
+    def sweep(self) -> int:
+        """Queue every account whose check time has passed, or whose next_due has no job
+        waiting for it (a lost job). Returns how many were queued."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(text(
+                "SELECT a.name, a.next_check_at, a.next_due_at FROM company_accounts a "
+                "WHERE a.enabled AND (a.throttled_until IS NULL OR a.throttled_until <= now()) "
+                "AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.queueing_lock = "
+                "  a.name AND j.status = 'doing') "
+                # The check time has passed, and no job will run it before then...
+                "AND (((a.next_check_at IS NULL OR a.next_check_at <= now()) "
+                "  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.queueing_lock = "
+                "  a.name AND j.status = 'todo' AND (j.scheduled_at IS NULL "
+                "  OR j.scheduled_at <= now()))) "
+                # ...or something is due before the check time, and no job waits for it.
+                "OR (a.next_due_at IS NOT NULL AND a.next_due_at < a.next_check_at "
+                "  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.queueing_lock = "
+                "  a.name AND j.status = 'todo'))) "
+                "ORDER BY a.next_check_at NULLS FIRST LIMIT :n"), {"n": SWEEP_BATCH}).all()
+        now = self.clock()
+        queued = 0
+        for account, next_check, next_due in rows:
+            if next_check is None or next_check <= now:
+                self._schedule(account, "safety poll", None)
+            else:
+                self._schedule(account, "lost job", max(next_due, now))
+            queued += 1
+        if queued:
+            log.info("sweep.queued", accounts=queued)
+        return queued
+
+
+def open_worker(url: str, *, store: AccountStore | None = None, **options: Any) -> Worker:
+    """A Worker on the database at `url` (the ledger's schema brought to head first)."""
+    Ledger.open(url).close()  # creates or upgrades the ledger's tables
+    engine = make_engine(url)
+    schema.ensure_schema(engine)
+    return Worker(url=url, engine=engine, store=store or AccountStore(engine),
+                  buckets=Buckets(engine), **options)
+
+
+def ensure_queue_schema(app: procrastinate.App, engine: Engine) -> None:
+    """procrastinate's tables, applied once (under an advisory lock: workers start together)."""
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:ns, hashtext(current_schema()))"),
+                     {"ns": 0x66757033})
+        if conn.scalar(text("SELECT to_regclass('procrastinate_jobs')")) is None:
+            # Straight to psycopg without parameters: the script's % signs are not ours.
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.cursor().execute(app.schema_manager.get_schema())
+
+
+def run_worker(url: str, *, concurrency: int = 4, name: str | None = None,
+               lease_ttl: timedelta = DEFAULT_TTL, safety_poll: timedelta = SAFETY_POLL,
+               heartbeat: float = 10.0, stalled_after: float = 30.0,
+               periodic_seconds: int = 60, opener: Opener | None = None) -> int:
+    """Run until SIGTERM/SIGINT: sync jobs (`concurrency` at a time, in threads: a sync
+    mostly waits for providers) and the once-a-minute sweep and stalled-job retry."""
+    options: dict[str, Any] = {"lease_ttl": lease_ttl, "safety_poll": safety_poll}
+    if opener is not None:
+        options["opener"] = opener
+    worker = open_worker(url, **options)
+    app = make_app(_connector(url, concurrency), sync=worker.on_sync, sweep=worker.on_sweep,
+                   stalled_after=stalled_after, every=cron_every(periodic_seconds))
+    worker.app = app
+    ensure_queue_schema(app, worker.engine)
+    label = name or f"{socket.gethostname()}-{os.getpid()}"
+    log.info("worker.started", name=label, concurrency=concurrency)
+    try:
+        app.run_worker(
+            name=label, concurrency=concurrency, queues=None, delete_jobs="successful",
+            update_heartbeat_interval=heartbeat, stalled_worker_timeout=stalled_after,
+            install_signal_handlers=True,
+        )
+    finally:
+        worker.engine.dispose()
+    log.info("worker.stopped", name=label)
+    return 0
+
+
+def _connector(url: str, concurrency: int) -> procrastinate.PsycopgConnector:
+    from followup.company.queue import connector_for
+
+    # The worker's own queries, the listener, and a connection per job that defers.
+    return connector_for(url, min_size=2, max_size=concurrency + 4)
