@@ -113,6 +113,9 @@ class UserConfig(_Model):
     # `intro` in other languages ({de = "...", fr = "..."}); a draft in a language without
     # one carries no intro line rather than an English one.
     intros: dict[Literal["en", "de", "es", "fr"], str] = Field(default_factory=dict)
+    # ISO 3166 country (optionally "DE-BY" for a subdivision) whose public holidays get no
+    # follow-up block nor due date; "" = none.
+    country: str = ""
 
     @field_validator("timezone")
     @classmethod
@@ -127,6 +130,13 @@ class UserConfig(_Model):
     @classmethod
     def _real_addresses(cls, v: list[str]) -> list[str]:
         return _addresses(v)
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, v: str) -> str:
+        from followup.core.offdays import check_country
+
+        return check_country(v)
 
     @field_validator("domains")
     @classmethod
@@ -181,6 +191,9 @@ class DraftsConfig(_Model):
     offer_hold_hours: int = Field(72, ge=1, le=24 * 30)
     # A slot is never offered to more than this many open drafts at once.
     max_offers_per_slot: int = Field(2, ge=1, le=10)
+    # A TOML file of your resources ([[resource]] title, url, tags): a later touch offers
+    # the one that fits the person's meeting and notes best.
+    resources_file: str | None = None
 
     @field_validator("booking_url")
     @classmethod
@@ -211,7 +224,14 @@ class ScheduleConfig(_Model):
     weekly_batch: bool = True  # one weekly block for nurture touches instead of one each
     weekly_day: Weekday = "fri"
     weekly_time: time = time(15, 0)
-    weekly_block_minutes: int = Field(45, ge=5, le=8 * 60)
+    weekly_block_minutes: int = Field(45, ge=5, le=8 * 60)  # the longest weekly block
+    # The weekly block gets this much per draft (at least block_minutes, at most
+    # weekly_block_minutes; a bigger batch is split into several blocks).
+    minutes_per_draft: int = Field(5, ge=1, le=60)
+    # After this many touches in a row without an answer the cadence slows to quarterly,
+    # or stops (after_unanswered); 0 = never.
+    unanswered_limit: int = Field(3, ge=0, le=100)
+    after_unanswered: Literal["quarterly", "stop"] = "quarterly"
 
     @field_validator("working_days")
     @classmethod
@@ -269,6 +289,8 @@ class DaemonConfig(_Model):
     poll_seconds: int = Field(300, ge=10, le=24 * 3600)
     lookback_days: int = Field(3, ge=0, le=MAX_DAYS)  # on a first start, meetings this far back
     horizon_days: int = Field(14, ge=1, le=MAX_DAYS)  # how far ahead to read calendars
+    # On a first start, people met this far back join the cadence (no first touch for them).
+    backfill_days: int = Field(60, ge=0, le=MAX_DAYS)
     http_listen: str | None = None  # e.g. "127.0.0.1:9464" for /healthz and /metrics
 
 

@@ -160,6 +160,12 @@ class DraftPayload:
     body: str  # text/plain
     message_id: str  # "<...@followup.invalid>"-style, derived from the key
     from_addr: tuple[str | None, str] | None = None
+    # A later touch replies in the thread of the last mail exchanged with the person:
+    # In-Reply-To/References (MIME), the Gmail thread, the Graph message to reply to.
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    thread_id: str | None = None
+    reply_to_remote: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +246,11 @@ class Interaction:
     email: str
     at: datetime
     direction: str  # "sent" (by the user) or "received"
+    # That mail, as far as the provider tells, so a later touch can reply in its thread.
+    message_id: str | None = None  # its Message-ID header, "<...>"
+    thread_id: str | None = None  # Gmail threadId / Graph conversationId
+    subject: str | None = None
+    remote_id: str | None = None  # the provider's id of the message (Graph: for createReply)
 
 
 @dataclass(slots=True)

@@ -282,7 +282,8 @@ def test_weekly_batch_one_draft_each_and_one_friday_block() -> None:
     assert block.person == ""
     payload = block.payload
     assert isinstance(payload, BlockPayload)
-    assert (payload.start, payload.end) == (local(2026, 4, 3, 16), local(2026, 4, 3, 16, 45))
+    # Sized to its batch: two drafts fit the shortest block.
+    assert (payload.start, payload.end) == (local(2026, 4, 3, 16), local(2026, 4, 3, 16, 15))
     assert "Jane Doe" in payload.description and "Bob Roe" in payload.description
 
 
@@ -322,7 +323,7 @@ def test_people_with_an_open_touch_are_left_out() -> None:
         (local(2026, 3, 27, 8), local(2026, 3, 30, 9, 30)),  # Friday: the coming Monday
         (local(2026, 3, 30, 9), local(2026, 3, 30, 9, 30)),  # Monday before the weekly time
         (local(2026, 3, 30, 10, 2), local(2026, 3, 30, 10, 5)),  # later that Monday: now
-        (local(2026, 3, 30, 17, 0), local(2026, 4, 6, 9, 30)),  # too late today: next week
+        (local(2026, 3, 30, 17, 20), local(2026, 4, 6, 9, 30)),  # too late today: next week
     ],
 )
 def test_weekly_day_and_time_are_configurable(now: datetime, expected: datetime) -> None:
@@ -349,8 +350,8 @@ def test_weekly_block_waits_for_the_first_touch_that_falls_due() -> None:
     assert due is not None
     intents = plan_nurture(ctx(now), [person], busy=[], taken=[])
     draft, block = intents
-    # Planned now, so written now: the draft waits in Drafts for the weekly block.
-    assert draft.due == now and block.due == now
+    # Never written before the touch is due: batching does not bring a touch forward.
+    assert draft.due == due and block.due == due
     assert isinstance(block.payload, BlockPayload)
     assert block.payload.start >= due
     assert block.payload.start.astimezone(BERLIN).weekday() == 4  # a Friday

@@ -347,8 +347,10 @@ def test_one_open_touch_at_a_time_until_its_draft_is_gone(ledger_url: str) -> No
 
         provider.delete(WriteKind.DRAFT, first_draft.remote_id)  # the user decided against it
         report = world.cycle(due + timedelta(hours=1))
+        later = world.cycle(due + timedelta(days=60))
         state = ledger.person(world.account.name, JANE.email)
-    (nurture,) = provider.drafts.values()
-    assert nurture.key != first_draft.key
-    assert report.written(WriteKind.DRAFT, "created") == 1
-    assert state is not None and state.touches == 2 and state.open_touch
+    # A deleted first draft means "not this person" (PLAYBOOK §4): the sequence ends.
+    assert provider.drafts == {}
+    assert report.written(WriteKind.DRAFT, "created") == 0 and not later.intents
+    assert state is not None and state.status == "ended" and not state.open_touch
+    assert "deleted the first draft" in state.reason

@@ -7,6 +7,7 @@ here from cleaned one-line values, so nothing a calendar invite says can add a h
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +19,16 @@ import jinja2
 import jinja2.sandbox
 
 from followup import keys
-from followup.config import UserConfig
-from followup.core.drafting import BlockItem, FirstNote, first_touch_block, first_touch_draft
+from followup.config import ScheduleConfig, UserConfig
+from followup.core.drafting import (
+    NOTES_ON_BLOCK,
+    BlockItem,
+    FirstNote,
+    draft_link_marker,
+    first_touch_block,
+    first_touch_draft,
+)
+from followup.core.later import LaterTouch, later_touch
 from followup.core.names import PersonName, organization_from_email, parse_name
 from followup.core.state import PersonState
 from followup.core.text import (
@@ -29,15 +38,22 @@ from followup.core.text import (
     meeting_title,
     one_line,
 )
-from followup.model import BlockPayload, DraftPayload, Meeting
+from followup.model import BlockPayload, DraftPayload, Interaction, Meeting
 
 FIRST_TOUCH_TEMPLATE = "first_touch.txt.j2"
 NURTURE_TEMPLATE = "nurture.txt.j2"
+NURTURE_TEMPLATES: dict[str, str] = {
+    "en": NURTURE_TEMPLATE,
+    "de": "nurture.de.txt.j2",
+    "es": "nurture.es.txt.j2",
+    "fr": "nurture.fr.txt.j2",
+}
 BLOCK_TEMPLATE = "block.txt.j2"
 FIRST_TOUCH_BLOCK_TEMPLATE = "first_touch_block.txt.j2"
 TEMPLATES = (
     FIRST_TOUCH_TEMPLATE, "first_touch.de.txt.j2", "first_touch.es.txt.j2",
-    "first_touch.fr.txt.j2", NURTURE_TEMPLATE, BLOCK_TEMPLATE, FIRST_TOUCH_BLOCK_TEMPLATE,
+    "first_touch.fr.txt.j2", NURTURE_TEMPLATE, "nurture.de.txt.j2", "nurture.es.txt.j2",
+    "nurture.fr.txt.j2", BLOCK_TEMPLATE, FIRST_TOUCH_BLOCK_TEMPLATE,
 )
 
 
@@ -178,24 +194,52 @@ class Composer:
             self, note, now=now, tz=tz, booking_url=booking_url, slot_minutes=slot_minutes
         )
 
-    def nurture(self, state: PersonState, *, key: str, tz: ZoneInfo) -> DraftPayload:
-        """A later touch (PLAYBOOK §3): a placeholder for something useful, never a pitch."""
+    def nurture(
+        self, touch: LaterTouch | PersonState, *, key: str, tz: ZoneInfo
+    ) -> DraftPayload:
+        """A later touch (PLAYBOOK §3): it gives something (an open promise, a resource of
+        the user's, the next step discussed; a placeholder only when nothing is known), in
+        the thread of the last mail exchanged, never a pitch. The notes stay private."""
+        touch = self._touch(touch)
+        state = touch.state
         who = Person.of(state.email, state.name)
-        title = one_line(state.last_meeting_title, 150) or "our meeting"
+        language = touch.language if touch.language in NURTURE_TEMPLATES else "en"
+        last = touch.last
+        replying = last is not None and bool(last.message_id or last.thread_id
+                                             or last.remote_id)
         context = {
             "greeting_name": who.greeting,
             "person": who,
-            "met": {"title": title, "date": format_date(state.first_met, tz)},
+            "gift": touch.gift,
+            "replying": replying,
             "touch": state.touches,
-            "user": self._user_context(),
+            "user": self.user_context(language),
+            # Kept for templates written before: the last meeting, as a neutral name.
+            "met": {"title": touch.topic or "our meeting",
+                    "date": format_date(state.first_met, tz)},
         }
+        subject = _later_subject(touch, language)
+        if replying and last is not None and last.subject:
+            subject = reply_subject(last.subject)
+        refs: tuple[str, ...] = ()
+        if replying and last is not None and last.message_id:
+            refs = (last.message_id,)
         return DraftPayload(
             to=((_header_name(who.name), state.email),),
-            subject=one_line(f"Thought of you after {title}", 200),
-            body=self._render(NURTURE_TEMPLATE, context),
+            subject=one_line(subject, 200),
+            body=self._render(NURTURE_TEMPLATES[language], context),
             message_id=keys.message_id(key),
             from_addr=self._from(),
+            in_reply_to=refs[0] if refs else None,
+            references=refs,
+            thread_id=last.thread_id if replying and last is not None else None,
+            reply_to_remote=last.remote_id if replying and last is not None else None,
         )
+
+    def _touch(self, touch: LaterTouch | PersonState) -> LaterTouch:
+        if isinstance(touch, LaterTouch):
+            return touch
+        return later_touch(touch, touch.anchor, None, [], self.user.language)
 
     def first_touch_block(
         self,
@@ -216,30 +260,54 @@ class Composer:
 
     def nurture_block(
         self,
-        states: Sequence[PersonState],
+        touches: Sequence[LaterTouch | PersonState],
         *,
         start: datetime,
         end: datetime,
         conflict: bool,
         where_drafts_are: str,
         tz: ZoneInfo,
+        drafts: dict[str, DraftRef] | None = None,
+        moved: str = "",
+        schedule: ScheduleConfig | None = None,
     ) -> BlockPayload:
-        """A block for one or more later touches (the weekly batch lists everyone due)."""
-        if not states:
+        """A block for one or more later touches (the weekly batch lists everyone due): for
+        each, the draft or the call asked for, what it gives, and the history (PLAYBOOK §3).
+        `drafts`: each person's draft (key and subject), for the link to it."""
+        if not touches:
             raise ValueError("a nurture block needs at least one person")
+        items = [self._touch(t) for t in touches]
+        links = drafts or {}
         people = []
-        for s in states:
+        for t in items:
+            s = t.state
             who = Person.of(s.email, s.name)
-            why = one_line(
-                f"met at {one_line(s.last_meeting_title, 150) or 'a meeting'}, "
-                f"first on {format_short_date(s.first_met, tz)}",
-                300,
-            )
-            people.append({"label": who.label, "email": who.email, "why": why})
+            ref = links.get(s.email)
+            people.append({
+                "label": who.label,
+                "email": who.email,
+                "call": t.call,
+                "asked": _asked(s, tz),
+                "subject": ref.subject if ref else "",
+                "link": draft_link_marker(ref.key) if ref else "",
+                "gives": _gives(t),
+                "met": _met(s, t.topic, tz),
+                "last": _last(t.last, tz),
+                "status": _status_line(s, schedule),
+                "notes": _cap(s.notes, NOTES_ON_BLOCK),
+                # the old template's line, for overrides written before
+                "why": one_line(f"met at {t.topic or 'a meeting'}, first on "
+                                f"{format_short_date(s.first_met, tz)}", 300),
+            })
+        calls = [p for p in people if p["call"]]
         if len(people) == 1:
-            summary = f"Send follow-up to {people[0]['label']}"
+            verb = "Call" if calls else "Send follow-up to"
+            summary = f"{verb} {people[0]['label']}"
         else:
-            summary = f"Send {len(people)} follow-ups: " + "; ".join(p["label"] for p in people)
+            summary = f"Send {len(people) - len(calls)} follow-ups"
+            if calls:
+                summary += f", {len(calls)} call{'s' if len(calls) > 1 else ''}"
+            summary += ": " + "; ".join(str(p["label"]) for p in people)
         return BlockPayload(
             summary=one_line(summary, 200),
             description=self._render(
@@ -249,11 +317,13 @@ class Composer:
                     "first_touch": False,
                     "where_drafts_are": where_drafts_are,
                     "conflict": conflict,
+                    "moved": moved,
                 },
             ),
             start=start,
             end=end,
             conflict=conflict,
+            draft_keys=tuple(r.key for t in items if (r := links.get(t.state.email))),
         )
 
     def check(self) -> list[str]:
@@ -265,6 +335,97 @@ class Composer:
             except jinja2.TemplateError as e:
                 problems.append(f"template {name}: {e}")
         return problems
+
+
+_RE_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|rif|r)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+_NEW_SUBJECT = {
+    "en": ("Catching up", "Still up for {}?"),
+    "de": ("Kurz gemeldet", "Steht {} noch?"),
+    "es": ("Para seguir en contacto", "¿Sigue en pie {}?"),
+    "fr": ("Des nouvelles", "{} : toujours d'actualité ?"),
+}
+
+
+def reply_subject(subject: str) -> str:
+    """ "Re: <subject>", whatever reply prefixes it carried ("AW:", "Re[2]:") once."""
+    core = _RE_PREFIX.sub("", one_line(subject, 190)).strip()
+    return f"Re: {core}" if core else "Re:"
+
+
+def _later_subject(touch: LaterTouch, language: str) -> str:
+    """A new thread's subject: what the touch gives, else a neutral line; never the raw
+    calendar title."""
+    plain, step = _NEW_SUBJECT.get(language, _NEW_SUBJECT["en"])
+    gift = touch.gift
+    if gift.kind in ("resource", "promise") and gift.promise != "intro":
+        return gift.text[:1].upper() + gift.text[1:]
+    if gift.kind == "next_step":
+        return step.format(gift.text)
+    return plain
+
+
+@dataclass(frozen=True, slots=True)
+class DraftRef:
+    """A later touch's draft as its block lists it."""
+
+    key: str
+    subject: str
+
+
+def _asked(state: PersonState, tz: ZoneInfo) -> str:
+    if state.asked_at is None:
+        return ""
+    return f"to hear from you around {format_short_date(state.asked_at, tz)}"
+
+
+def _gives(touch: LaterTouch) -> str:
+    gift = touch.gift
+    if gift.kind == "resource":
+        return f"your resource \"{gift.text}\"" + (f" ({gift.url})" if gift.url else "")
+    if gift.kind == "promise":
+        what = "the introduction to" if gift.promise == "intro" else "what you promised:"
+        return f"{what} {gift.text} (still open)"
+    if gift.kind == "next_step":
+        return f"the next step you discussed: {gift.text}"
+    return "nothing known yet: replace the [[ placeholders ]] with something useful"
+
+
+def _met(state: PersonState, topic: str, tz: ZoneInfo) -> str:
+    first = f"first met {format_short_date(state.first_met, tz)}"
+    last = state.last_met
+    if last is not None and last.date() != state.first_met.date():
+        first += f"; last met {format_short_date(last, tz)}"
+    if topic:
+        first += f" ({one_line(topic, 120)})"
+    touches = state.touches
+    return f"{first}; {touches} touch{'es' if touches != 1 else ''} so far"
+
+
+def _last(last: Interaction | None, tz: ZoneInfo) -> str:
+    if last is None:
+        return ""
+    who = "you wrote" if last.direction == "sent" else "they wrote"
+    subject = f': "{one_line(last.subject, 120)}"' if last.subject else ""
+    return f"{who} on {format_short_date(last.at, tz)}{subject}"
+
+
+def _status_line(state: PersonState, schedule: ScheduleConfig | None) -> str:
+    if state.unanswered <= 0:
+        return ""
+    line = f"{state.unanswered} touch{'es' if state.unanswered != 1 else ''} in a row " \
+        "without an answer."
+    if schedule is not None and schedule.unanswered_limit:
+        if state.unanswered >= schedule.unanswered_limit:
+            line += " The cadence is quarterly now."
+        elif state.unanswered + 1 >= schedule.unanswered_limit:
+            after = "slows to quarterly" if schedule.after_unanswered == "quarterly" \
+                else "stops"
+            line += f" If this one goes unanswered too, the cadence {after}."
+    return line
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 # Moved to followup.core.mime (headers encoded and checked there); kept importable here.

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from followup import keys
 from followup.config import WEEKDAYS, DraftsConfig, ScheduleConfig, UserConfig
-from followup.core.compose import Composer, contact_note
+from followup.core.compose import Composer, DraftRef, contact_note
 from followup.core.drafting import (
     BlockDraft,
     BlockItem,
@@ -23,8 +23,10 @@ from followup.core.drafting import (
     note_language,
     person_label,
 )
+from followup.core.later import LaterTouch, later_touch
 from followup.core.material import Material
 from followup.core.names import organization_from_email, parse_name
+from followup.core.offdays import OffDays
 from followup.core.slots import (
     PROPOSAL_WORKING_DAYS,
     Placement,
@@ -33,11 +35,12 @@ from followup.core.slots import (
     propose_slots,
     working_windows,
 )
-from followup.core.slottext import format_slot, same_clock
+from followup.core.slottext import format_day, format_slot, same_clock
 from followup.core.state import PersonState
 from followup.model import (
     Attendee,
     ContactPayload,
+    DraftPayload,
     Interaction,
     Interval,
     Meeting,
@@ -56,12 +59,15 @@ __all__ = [
     "plan_first_touch",
     "plan_first_touch_block",
     "plan_nurture",
+    "weekly_slot",
 ]
 
 ALREADY_IN_TOUCH = "already_in_touch"
 PAST_DEADLINE = "past_deadline"
 # How far after a nurture touch is due its block may go.
 NURTURE_SEARCH_DAYS = 14
+# The cadence after `unanswered_limit` touches in a row went unanswered ("quarterly").
+QUARTERLY_DAYS = 91
 # A first-touch block grows by this for each draft beyond the first, up to the maximum.
 EXTRA_MINUTES_PER_DRAFT = 5
 MAX_FIRST_TOUCH_BLOCK_MINUTES = 60
@@ -421,20 +427,43 @@ def cadence_days(email: str, schedule: ScheduleConfig) -> int:
     return low + int.from_bytes(digest[:8], "big") % (high - low + 1)
 
 
+def slowed(state: PersonState, schedule: ScheduleConfig) -> bool:
+    """Whether enough touches went unanswered in a row for the cadence to be quarterly."""
+    limit = schedule.unanswered_limit
+    return bool(limit) and state.unanswered >= limit and schedule.after_unanswered == "quarterly"
+
+
 def nurture_due(state: PersonState, schedule: ScheduleConfig) -> datetime | None:
-    """When the next touch is due: the anchor plus this person's cadence; None while a
-    drafted touch is still open (one pending touch per contact, PLAYBOOK §4)."""
-    if state.open_touch:
+    """When the next touch is due (PLAYBOOK §3–4); None while a drafted touch is still open
+    (one pending touch per contact), while paused by the user, and once the sequence ended.
+
+    What the contact asked for wins ("ping me in 3 weeks"); after a reply or the user's own
+    mail, the conversation must have been quiet for the cadence's minimum; after too many
+    unanswered touches the cadence is quarterly."""
+    if state.open_touch or state.status in ("paused", "ended"):
         return None
-    return state.anchor + timedelta(days=cadence_days(state.email, schedule))
+    if state.asked_at is not None and state.asked_at > state.anchor:
+        return state.asked_at
+    if state.status == "talking":
+        return state.anchor + timedelta(days=schedule.cadence_min_days)
+    days = QUARTERLY_DAYS if slowed(state, schedule) else cadence_days(state.email, schedule)
+    return state.anchor + timedelta(days=days)
 
 
-def _nurture_draft(ctx: PlanContext, state: PersonState, due: datetime) -> WriteIntent:
+def _touch_of(ctx: PlanContext, item: LaterTouch | PersonState) -> LaterTouch:
+    if isinstance(item, LaterTouch):
+        return item
+    due = nurture_due(item, ctx.schedule) or ctx.now
+    return later_touch(item, due, None, [], ctx.user.language)
+
+
+def _nurture_draft(ctx: PlanContext, touch: LaterTouch, due: datetime) -> WriteIntent:
+    state = touch.state
     key = keys.touch_key(ctx.account, "", None, state.email, state.touches, "draft")
     return WriteIntent(
         key=key,
         kind=WriteKind.DRAFT,
-        payload=ctx.composer.nurture(state, key=key, tz=ctx.user.tz),
+        payload=ctx.composer.nurture(touch, key=key, tz=ctx.user.tz),
         due=due,
         person=state.email,
         touch=state.touches,
@@ -465,7 +494,7 @@ def _weekly_slot_day(ctx: PlanContext, after: datetime) -> datetime:
     tz = ctx.user.tz
     schedule = ctx.schedule
     target = WEEKDAYS.index(schedule.weekly_day)
-    block = timedelta(minutes=schedule.weekly_block_minutes)
+    block = timedelta(minutes=min(schedule.block_minutes, schedule.weekly_block_minutes))
     day = after.astimezone(tz).date()
     while True:
         if day.weekday() == target:
@@ -476,97 +505,181 @@ def _weekly_slot_day(ctx: PlanContext, after: datetime) -> datetime:
         day += timedelta(days=1)
 
 
+@dataclass(frozen=True, slots=True)
+class WeeklySlot:
+    """Where the weekly batch goes: `usual` names the week (its weekly day, for the key);
+    `at` is the weekly time on the day it really takes (the working day before a holiday
+    or a day away); `moved` says why it is not the usual day."""
+
+    usual: datetime  # local midnight of the usual weekly day, as UTC
+    at: datetime
+    moved: str = ""
+
+
+def weekly_slot(ctx: PlanContext, after: datetime, offdays: OffDays | None = None) -> WeeklySlot:
+    """The next weekly batch at or after `after`, moved to the previous working day when its
+    day is a public holiday or a day the user is away (PLAYBOOK §3)."""
+    tz = ctx.user.tz
+    usual = _weekly_slot_day(ctx, after)
+    day = usual.astimezone(tz).date()
+    moved = ""
+    if offdays is not None and not offdays.working(day):
+        why = offdays.why_off(day) or "not a working day"
+        earlier = offdays.previous_working(day)
+        if earlier is None or earlier < after.astimezone(tz).date():
+            earlier = offdays.next_working(day)  # too late to move back: the next one
+        if earlier is not None:
+            moved = f"{format_day(usual, tz)} is {why}"
+            day = earlier
+    at = datetime.combine(day, ctx.schedule.weekly_time, tzinfo=tz).astimezone(UTC)
+    return WeeklySlot(usual=usual, at=at, moved=moved)
+
+
+def weekly_block_minutes(schedule: ScheduleConfig, count: int) -> int:
+    """A weekly block sized to its batch: a few minutes per touch, at least the usual block,
+    at most `weekly_block_minutes`."""
+    cap = schedule.weekly_block_minutes
+    return max(min(schedule.block_minutes, cap), min(cap, count * schedule.minutes_per_draft))
+
+
+def _chunks(touches: Sequence[LaterTouch], schedule: ScheduleConfig) -> list[list[LaterTouch]]:
+    """The batch split into blocks that each fit `weekly_block_minutes`."""
+    per_block = max(1, schedule.weekly_block_minutes // schedule.minutes_per_draft)
+    return [list(touches[i : i + per_block]) for i in range(0, len(touches), per_block)]
+
+
+def part_key(account: str, usual: datetime, part: int) -> str:
+    """The key of one block of a week's batch: the week's key, then one per further part."""
+    return keys.weekly_key(account, usual + timedelta(seconds=part))
+
+
+def _off_time(
+    offdays: OffDays | None, tz: ZoneInfo, start: datetime, days: int
+) -> list[Interval]:
+    """Whole days off (holidays, days away) from `start` for `days`, as busy time."""
+    if offdays is None:
+        return []
+    out = []
+    day = start.astimezone(tz).date()
+    for _ in range(days + 1):
+        if offdays.holiday(day) is not None or offdays.away(day):
+            begin = datetime.combine(day, time(0, 0), tzinfo=tz).astimezone(UTC)
+            out.append(Interval(begin, begin + timedelta(days=1)))
+        day += timedelta(days=1)
+    return out
+
+
 def plan_nurture(
     ctx: PlanContext,
-    due: Sequence[PersonState],
+    due: Sequence[LaterTouch | PersonState],
     *,
     busy: Sequence[Interval],
     taken: Sequence[Interval],
+    offdays: OffDays | None = None,
+    part: int = 0,
 ) -> list[WriteIntent]:
     """Drafts and blocks for the people whose next touch is due (PLAYBOOK §3).
 
-    One DRAFT each (touch number = touches so far). Blocks: with `weekly_batch`, one block on
-    the next `weekly_day` at `weekly_time` (or the first free slot after it that day) listing
-    everyone; otherwise one block each, at the first free slot after the touch is due.
-    People with an open touch are left out.
+    One DRAFT each (touch number = touches so far), written no earlier than the touch is
+    due; someone who asked for a call gets no draft, their block says to call. Blocks: with
+    `weekly_batch`, the batch goes on the weekly day at `weekly_time` (or the first free
+    slot after it that day), on the working day before when that day is a holiday or a day
+    away, sized to the batch and split when it does not fit one block; otherwise one block
+    each, at the first free working slot after the touch is due. People with an open touch,
+    paused or ended are left out. `part`: how many blocks this week's batch already has.
     """
-    people = [s for s in due if not s.open_touch]
-    if not people:
+    touches = [
+        t for t in (_touch_of(ctx, d) for d in due)
+        if not t.state.open_touch and t.state.status not in ("paused", "ended")
+    ]
+    if not touches:
         return []
     intents: list[WriteIntent] = []
     tz = ctx.user.tz
-    # Each intent is due when the touch is; blocks go no earlier than now.
-    when = {s.email: nurture_due(s, ctx.schedule) or ctx.now for s in people}
-    # A weekly batch is planned when the engine decides (the day before its slot) and takes
-    # touches due up to a week later: all of it is written now, so the drafts are in the
-    # Drafts folder when the weekly block comes, not on each touch's own date.
-    write_at = (
-        {e: min(t, ctx.now) for e, t in when.items()} if ctx.schedule.weekly_batch else when
-    )
-    for s in people:
-        intents.append(_nurture_draft(ctx, s, write_at[s.email]))
+    drafts: dict[str, DraftRef] = {}
+    written: dict[str, datetime] = {}
+    for t in touches:
+        if t.call:
+            continue
+        # Never before the touch is due: batching must not bring a touch forward.
+        when = max(ctx.now, t.due)
+        intent = _nurture_draft(ctx, t, when)
+        assert isinstance(intent.payload, DraftPayload)
+        drafts[t.state.email] = DraftRef(intent.key, intent.payload.subject)
+        written[t.state.email] = when
+        intents.append(intent)
 
     occupied = [*busy, *taken]
     if ctx.schedule.weekly_batch:
-        # The first weekly day on which a touch is due (the engine usually passes those due now).
-        earliest = max(ctx.now, min(when.values()))
-        day_start = _weekly_slot_day(ctx, earliest)
-        weekly_at = datetime.combine(
-            day_start.astimezone(tz).date(), ctx.schedule.weekly_time, tzinfo=tz
-        ).astimezone(UTC)
-        start_at = max(weekly_at, earliest)
-        day_end = datetime.combine(
-            day_start.astimezone(tz).date() + timedelta(days=1), time(0, 0), tzinfo=tz
-        ).astimezone(UTC)
-        weekly = _first_free(ctx, start_at, day_end, ctx.schedule.weekly_block_minutes, occupied)
-        # Nothing free that day after the weekly time: keep the habit and flag the conflict.
-        placement = weekly or Placement(
-            start_at,
-            start_at + timedelta(minutes=ctx.schedule.weekly_block_minutes),
-            conflict=True,
-        )
-        payload = ctx.composer.nurture_block(
-            people,
-            start=placement.start,
-            end=placement.end,
-            conflict=placement.conflict,
-            where_drafts_are=ctx.where_drafts_are,
-            tz=tz,
-        )
-        intents.append(
-            WriteIntent(
-                key=keys.weekly_key(ctx.account, day_start),
-                kind=WriteKind.BLOCK,
-                payload=payload,
-                due=min(write_at.values()),
-                person="",
+        latest = max(ctx.now, max(t.due for t in touches))
+        slot = weekly_slot(ctx, latest, offdays)
+        start_at = max(slot.at, ctx.now)
+        local_day = start_at.astimezone(tz).date()
+        day_begin = datetime.combine(local_day, time(0, 0), tzinfo=tz).astimezone(UTC)
+        day_end = day_begin + timedelta(days=1)
+        for i, chunk in enumerate(_chunks(touches, ctx.schedule)):
+            minutes = weekly_block_minutes(ctx.schedule, len(chunk))
+            # After the weekly time that day, else earlier that day; else keep the habit
+            # and flag the conflict.
+            placement = (
+                _free_only(ctx, start_at, day_end, minutes, occupied)
+                or _free_only(ctx, max(day_begin, ctx.now), start_at, minutes, occupied)
+                or Placement(start_at, start_at + timedelta(minutes=minutes), conflict=True)
             )
-        )
+            occupied.append(Interval(placement.start, placement.end))
+            payload = ctx.composer.nurture_block(
+                chunk, start=placement.start, end=placement.end, conflict=placement.conflict,
+                where_drafts_are=ctx.where_drafts_are, tz=tz, drafts=drafts,
+                moved=slot.moved, schedule=ctx.schedule,
+            )
+            dues = [written.get(t.state.email, max(ctx.now, t.due)) for t in chunk]
+            intents.append(
+                WriteIntent(
+                    key=part_key(ctx.account, slot.usual, part + i),
+                    kind=WriteKind.BLOCK,
+                    payload=payload,
+                    due=max(dues),  # after its drafts, so it can link to them
+                    person="",
+                )
+            )
         return intents
 
-    for s in people:
-        start = max(ctx.now, when[s.email])
+    for t in touches:
+        start = max(ctx.now, t.due)
         minutes = ctx.schedule.block_minutes
-        placement = _first_free(
-            ctx, start, start + timedelta(days=NURTURE_SEARCH_DAYS), minutes, occupied
+        off = _off_time(offdays, tz, start, NURTURE_SEARCH_DAYS)
+        placement = _free_only(
+            ctx, start, start + timedelta(days=NURTURE_SEARCH_DAYS), minutes, [*occupied, *off]
+        ) or _first_free(
+            ctx, start, start + timedelta(days=NURTURE_SEARCH_DAYS), minutes, off
         ) or Placement(start, start + timedelta(minutes=minutes), conflict=True)
         occupied.append(Interval(placement.start, placement.end))
         payload = ctx.composer.nurture_block(
-            [s],
-            start=placement.start,
-            end=placement.end,
-            conflict=placement.conflict,
-            where_drafts_are=ctx.where_drafts_are,
-            tz=tz,
+            [t], start=placement.start, end=placement.end, conflict=placement.conflict,
+            where_drafts_are=ctx.where_drafts_are, tz=tz, drafts=drafts,
+            schedule=ctx.schedule,
         )
         intents.append(
             WriteIntent(
-                key=keys.touch_key(ctx.account, "", None, s.email, s.touches, "block"),
+                key=keys.touch_key(ctx.account, "", None, t.state.email, t.state.touches,
+                                   "block"),
                 kind=WriteKind.BLOCK,
                 payload=payload,
-                due=when[s.email],
-                person=s.email,
-                touch=s.touches,
+                due=t.due if t.due > ctx.now else ctx.now,
+                person=t.state.email,
+                touch=t.state.touches,
             )
         )
     return intents
+
+
+def _free_only(
+    ctx: PlanContext, start: datetime, end: datetime, minutes: int, occupied: Sequence[Interval]
+) -> Placement | None:
+    """The first free working-hours slot in [start, end), or None."""
+    slot = next(
+        free_slots(ctx.schedule, ctx.user.tz, busy=occupied, duration=timedelta(minutes=minutes),
+                   start=start, end=end),
+        None,
+    )
+    return None if slot is None else Placement(slot.start, slot.end, conflict=False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,8 @@ import structlog
 from followup.config import Config
 from followup.core.compose import Composer, TemplateProblem
 from followup.core.drafting import Recipient
-from followup.core.material import read_material
+from followup.core.later import enrol, met_again
+from followup.core.material import Material, read_material
 from followup.core.networking import (
     meeting_skip,
     nobody_skip,
@@ -42,13 +43,11 @@ from followup.core.planner import (
     contact_intent,
     first_touch_due,
     first_touch_window,
-    nurture_due,
     plan_first_touch,
     plan_first_touch_block,
-    plan_nurture,
 )
-from followup.core.slots import next_weekly_slot
 from followup.core.triage import series_members, triage
+from followup.engine import cadence
 from followup.engine.apply import Hook, apply_pending
 from followup.errors import AuthError, FollowupError
 from followup.ical.parse import stop_reading_when
@@ -61,7 +60,6 @@ from followup.model import (
     Interaction,
     Interval,
     Meeting,
-    RemoteState,
     Skip,
     WriteIntent,
     WriteKind,
@@ -90,6 +88,8 @@ class CycleReport:
     # Sources that could not be read at all (a missing folder, an unreachable URL): `run
     # --once` exits 1 for them, as for failed writes. A skipped file is not one of them.
     sources_failed: list[str] = field(default_factory=list)
+    # Everyone in the cadence as the cycle left them (status and reason, for `plan`).
+    people: list[PersonState] = field(default_factory=list)
 
     def written(self, kind: WriteKind, outcome: str) -> int:
         return self.writes[(kind, outcome)]
@@ -113,8 +113,11 @@ def run_cycle(
     be recorded and the skips.
     """
     cycle = _Cycle(config, ledger, account, composer, now, dry_run)
+    cycle.first_start = cadence.first_start(cycle)
     with stop_reading_when(stop):  # a huge or hostile calendar must not outlive SIGTERM
         cycle.sync()
+    if cycle.first_start:
+        cadence.backfill(cycle)
     cycle.first_touches()
     cycle.nurture()
     report = cycle.report
@@ -124,6 +127,7 @@ def run_cycle(
         report.errors.extend(applied.errors)
         report.stopped = applied.stopped
     report.next_due = cycle.next_due()
+    report.people = sorted(cycle.people().values(), key=lambda p: p.email)
     log.debug(
         "cycle.done", account=account.name, dry_run=dry_run, synced=report.meetings_synced,
         processed=report.meetings_processed, intents=len(report.intents),
@@ -169,12 +173,15 @@ class _Cycle:
         self._busy_window: Interval | None = None
         # People as this cycle leaves them; a dry run keeps them here instead of the ledger.
         self._people: dict[str, PersonState] | None = None
+        self.first_start = False  # no source has synced yet: read back `backfill_days`
 
     # --- 1. sync ------------------------------------------------------------------------------
 
     def sync(self) -> None:
         days = self.config.daemon
-        window = Interval(self.now - timedelta(days=days.lookback_days),
+        back = max(days.lookback_days, days.backfill_days) if self.first_start \
+            else days.lookback_days
+        window = Interval(self.now - timedelta(days=back),
                           self.now + timedelta(days=days.horizon_days))
         name = self.account.name
         for source in self.account.sources:
@@ -256,8 +263,7 @@ class _Cycle:
             # Met before: no second first touch, but their card notes this meeting.
             done.intents.append(contact_intent(self.ctx, meeting, person, again=True,
                                                notes=material.private))
-            done.saves.append(replace(state, anchor=max(state.anchor, meeting.end),
-                                      last_meeting_title=meeting.title))
+            done.saves.append(met_again(state, meeting, material, user.tz))
         if not new:
             return done
         # One look at the mail history tells both who was written to since the meeting
@@ -284,7 +290,7 @@ class _Cycle:
             done.offers.append((key, slots))
         for person in new:
             done.saves.append(_first_state(meeting, person, plan.drafted.get(person.email),
-                                           interactions.get(person.email)))
+                                           interactions.get(person.email), material, user.tz))
         return done
 
     def _recipients(
@@ -345,91 +351,17 @@ class _Cycle:
     # --- 3. nurture ---------------------------------------------------------------------------
 
     def nurture(self) -> None:
-        limit = self._nurture_limit()
-        if limit is None:
-            return
-        candidates = [
-            s for s in self.people().values()
-            if (when := nurture_due(_closed(s), self.schedule)) is not None and when <= limit
-        ]
-        if not candidates:
-            return
-        try:
-            interactions = self.account.mail.last_interactions(
-                [s.email for s in candidates], since=min(s.anchor for s in candidates))
-        except AuthError:
-            raise
-        except FollowupError as e:
-            self._error(f"nurture: {e}", "nurture.deferred")
-            return
-        drafts = self._last_drafts() if any(s.open_touch for s in candidates) else {}
-
-        due: list[PersonState] = []
-        for state in candidates:
-            seen = interactions.get(state.email)
-            if seen is not None and seen.at > state.anchor:
-                # They wrote, or the user did: that is the touch; the cadence restarts from it.
-                self._save(replace(state, anchor=seen.at, open_touch=False))
-                continue
-            if state.open_touch:
-                if not self._draft_gone(drafts.get(state.email)):
-                    continue  # one pending touch per contact
-                state = replace(state, open_touch=False)
-                self._save(state)
-            due.append(state)
-        if not due:
-            return
-        intents = plan_nurture(self.ctx, due, busy=self.busy(), taken=self.taken)
-        self._record(intents)
-        drafted = {i.person for i in intents if i.kind is WriteKind.DRAFT}
-        for state in due:
-            if state.email in drafted:
-                self._save(replace(state, touches=state.touches + 1, open_touch=True,
-                                   anchor=self.now))
-
-    def _nurture_limit(self) -> datetime | None:
-        """People whose touch is due by this time are planned now; None: not now.
-
-        Weekly batches are planned from the day before the weekly slot and take everyone due
-        before the slot after it, so a touch is early by days rather than late by a week."""
-        if not self.schedule.weekly_batch:
-            return self.now
-        slot = next_weekly_slot(self.now, self.schedule, self.config.user.tz)
-        if self.now < slot - timedelta(days=1):
-            return None
-        return slot + timedelta(days=7)
-
-    def _last_drafts(self) -> dict[str, WriteRow]:
-        """Each person's latest draft write, as far as it went (done, dismissed or failed)."""
-        latest: dict[str, WriteRow] = {}
-        for row in self.ledger.writes(self.account.name):
-            if row.kind is not WriteKind.DRAFT or not row.person:
-                continue
-            # A draft to several people of one meeting is each one's latest draft.
-            people = {row.person}
-            if isinstance(row.payload, DraftPayload):
-                people.update(addr.lower() for _, addr in row.payload.to)
-            for person in people:
-                best = latest.get(person)
-                if best is None or row.touch >= best.touch:
-                    latest[person] = row
-        return latest
+        """Later touches (engine.cadence)."""
+        if self._busy is not None:
+            # Read before this cycle's first-touch drafts offered their slots: the nurture
+            # blocks keep clear of those too (the weekly batch wants Friday 15:00, which a
+            # draft written on Thursday may well offer).
+            self._busy.extend(self._offered)
+        cadence.run_nurture(self)
 
     def _draft_gone(self, row: WriteRow | None) -> bool:
         """Whether an open touch's draft has left the Drafts folder (sent or deleted)."""
-        if row is None or row.state in (WriteState.DISMISSED, WriteState.FAILED,
-                                         WriteState.REMOVED):
-            return True
-        if row.state is not WriteState.DONE:
-            return False  # still to be written
-        try:
-            state = self.account.drafts.state(row.key, row.remote_id, row.fingerprint)
-        except AuthError:
-            raise
-        except FollowupError as e:
-            self._error(f"draft {row.key}: {e}", "draft.state_failed", key=row.key)
-            return False
-        return state is RemoteState.MISSING
+        return cadence.draft_gone(self, row)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -534,26 +466,14 @@ class _Cycle:
                                      self.now + timedelta(days=self.config.daemon.horizon_days))
         times += [first_touch_due(m, self.schedule) for m in ahead]
         for state in self.people().values():
-            due = nurture_due(_closed(state), self.schedule)
-            if due is not None:
-                times.append(self._nurture_wake(due))
+            wake = cadence.nurture_wake(self, state)
+            if wake is not None:
+                times.append(wake)
         write_due = self.ledger.next_due(name)
         if write_due is not None:
             times.append(write_due)
         future = [t for t in times if t > self.now]
         return min(future, default=None)
-
-    def _nurture_wake(self, due: datetime) -> datetime:
-        if not self.schedule.weekly_batch:
-            return due
-        # Planned in the day before the first weekly slot whose batch covers `due`.
-        slot = next_weekly_slot(due - timedelta(days=7), self.schedule, self.config.user.tz)
-        return max(slot - timedelta(days=1), self.now)
-
-
-def _closed(state: PersonState) -> PersonState:
-    """The state as if its open touch were closed: when it would next be due."""
-    return replace(state, open_touch=False) if state.open_touch else state
 
 
 @dataclass
@@ -595,17 +515,13 @@ def _first_state(
     person: Attendee,
     draft_key: str | None,
     interaction: Interaction | None,
+    material: Material,
+    tz: ZoneInfo,
 ) -> PersonState:
     drafted = draft_key is not None
     anchor = meeting.end
     if interaction is not None and interaction.at > anchor:
         anchor = interaction.at
-    return PersonState(
-        email=person.email,
-        name=person.name,
-        first_met=meeting.start,
-        last_meeting_title=meeting.title,
-        anchor=anchor,
-        touches=1 if drafted else 0,
-        open_touch=drafted,
-    )
+    # The notes and what the contact asked for stay with the person for later touches.
+    return enrol(meeting, person.email, person.name, material=material, tz=tz,
+                 anchor=anchor, touches=1 if drafted else 0, open_touch=drafted)

@@ -149,6 +149,10 @@ def dump_payload(p: Payload) -> JSONDict:
             "body": p.body,
             "message_id": p.message_id,
             "from_addr": None if p.from_addr is None else _dump_addr(p.from_addr),
+            "in_reply_to": p.in_reply_to,
+            "references": list(p.references),
+            "thread_id": p.thread_id,
+            "reply_to_remote": p.reply_to_remote,
         }
     return {
         "summary": p.summary,
@@ -179,6 +183,11 @@ def load_payload(kind: WriteKind, d: JSONDict) -> Payload:
             body=d["body"],
             message_id=d["message_id"],
             from_addr=None if from_addr is None else _load_addr(from_addr),
+            # Absent in drafts recorded before later touches replied in a thread.
+            in_reply_to=d.get("in_reply_to"),
+            references=tuple(d.get("references") or ()),
+            thread_id=d.get("thread_id"),
+            reply_to_remote=d.get("reply_to_remote"),
         )
     return BlockPayload(
         summary=d["summary"],

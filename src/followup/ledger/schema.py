@@ -155,6 +155,15 @@ people = Table(
     Column("touches", Integer, nullable=False),
     Column("open_touch", Boolean, nullable=False),
     _when("updated_at"),
+    # Revision 0004: the cadence's state (core.state.PersonState).
+    _text("status", server_default="active"),
+    _text("reason", server_default=""),
+    Column("unanswered", Integer, nullable=False, server_default="0"),
+    _when("asked_at", nullable=True),
+    _text("channel", server_default="email"),
+    _text("notes", server_default=""),
+    _when("last_met", nullable=True),
+    _text("given", server_default="[]"),  # JSON list of strings
     PrimaryKeyConstraint("account", "email"),
 )
 

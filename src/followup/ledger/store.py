@@ -45,6 +45,7 @@ from followup.ledger.migrate import (
     upgrade_to_head,
 )
 from followup.ledger.offers import OffersMixin
+from followup.ledger.people import PeopleMixin, person_from_row, person_row
 from followup.ledger.rows import (
     AccountBusyError,
     AccountStatus,
@@ -145,7 +146,7 @@ def _system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-class Ledger(OffersMixin):
+class Ledger(OffersMixin, PeopleMixin):
     def __init__(
         self,
         engine: Engine,
@@ -427,17 +428,7 @@ class Ledger(OffersMixin):
         return None if row is None else _person(row)
 
     def save_person(self, account: str, state: PersonState) -> None:
-        row = {
-            "account": account,
-            "email": state.email,
-            "name": state.name,
-            "first_met": state.first_met,
-            "last_meeting_title": state.last_meeting_title,
-            "anchor": state.anchor,
-            "touches": state.touches,
-            "open_touch": state.open_touch,
-            "updated_at": self._clock(),
-        }
+        row = person_row(account, state, self._clock())
         with self._engine.begin() as conn:
             self._upsert(conn, schema.people, [row], ("account", "email"))
 
@@ -928,15 +919,7 @@ def _replace_row(row: WriteRow, **changes: Any) -> WriteRow:
 
 
 def _person(row: Row[Any]) -> PersonState:
-    return PersonState(
-        email=row.email,
-        name=row.name,
-        first_met=row.first_met,
-        last_meeting_title=row.last_meeting_title,
-        anchor=row.anchor,
-        touches=row.touches,
-        open_touch=row.open_touch,
-    )
+    return person_from_row(row)
 
 
 def _account_status(row: Row[Any]) -> AccountStatus:
