@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
@@ -53,11 +54,22 @@ _SEPARATORS = re.compile(r"[-_.]+")
 
 
 def normalise_email(raw: str) -> str:
-    """Lower-cased, trimmed, without a "mailto:" prefix."""
-    text = raw.strip()
+    """Lower-cased, trimmed, without a "mailto:" prefix, a "?subject=..." query, or
+    invisible characters (a zero-width space would make the user's own address look like a
+    stranger's), and with an internationalised domain in its ASCII (IDNA) form, so that
+    triage, the ledger and the composer all mean the same mailbox by it."""
+    text = "".join(ch for ch in raw if unicodedata.category(ch) != "Cf").strip()
     if text[:7].lower() == "mailto:":
         text = text[7:]
-    return text.strip().lower()
+    text = text.split("?", 1)[0].strip().lower()
+    local, at, domain = text.rpartition("@")
+    if at and domain and not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return text  # not a usable domain: is_valid_email says so
+        text = f"{local}@{domain}"
+    return text
 
 
 def canonical_email(raw: str) -> str:
@@ -70,7 +82,11 @@ def canonical_email(raw: str) -> str:
 
 
 def is_valid_email(address: str) -> bool:
-    if len(address) > 254 or any(ord(ch) < 32 or ord(ch) == 127 for ch in address):
+    """A plain ASCII addr-spec: the form a draft can be written to (the composer refuses any
+    other, so triage must not make a card for someone who can never get a draft)."""
+    if len(address) > 254 or not address.isascii():
+        return False
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in address):
         return False
     if not _EMAIL.match(address):
         return False
@@ -236,7 +252,11 @@ def triage(
             # Report the raw value, flattened, so a broken address is visible but harmless.
             shown = "".join(ch if ch.isprintable() else " " for ch in person.email)[:254]
             shown = shown.strip() or "(no address)"  # "" would mean the whole meeting
-            skips.append(Skip(shown, INVALID_EMAIL, "Not a valid email address."))
+            reason = "Not a valid email address."
+            if not address.isascii() and "@" in address:
+                reason = ("An internationalised address (letters beyond ASCII before the @): "
+                          "a draft cannot be addressed to it yet, so no contact either.")
+            skips.append(Skip(shown, INVALID_EMAIL, reason))
             continue
         mailbox = canonical_email(address)
         if judge.is_self(person):

@@ -190,7 +190,9 @@ def parse_calendar(
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        reader.read(_text(data))
+        # A NUL in a value (a CN, a SUMMARY) makes the parser drop the whole property: the
+        # attendee would vanish without a reason. No calendar means anything by it.
+        reader.read(_text(data).replace("\x00", ""))
     for w in caught:
         log.debug("ical.library_warning", source=source, warning=str(w.message)[:200])
     return reader.result
