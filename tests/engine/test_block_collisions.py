@@ -8,15 +8,25 @@ slots earlier drafts proposed are held too: no block lands in one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, select
 
 from engine.test_cycle import Crash
-from engine.world import BOB, JANE, ME, T0, World, make_config, meeting
+from engine.world import BOB, JANE, ME, T0, World, make_config, meeting, person
+from followup.core.state import PersonState
 from followup.engine.cycle import run_cycle
-from followup.ledger import Ledger, WriteRow, WriteState
+from followup.ledger import Ledger, WriteRow, WriteState, schema
 from followup.ledger.store import process_identity
 from followup.model import BlockPayload, Interval, WriteKind
 from followup.providers.memory import MemoryProvider
@@ -179,3 +189,270 @@ def test_two_processes_sharing_a_ledger_plan_around_each_others_blocks(
         second.cycle(B_PLANNED)
         settle(second, B_PLANNED + timedelta(minutes=5))
     assert_one_block_each_and_apart(provider)
+
+
+# --- any sequence of meetings, cycles, faults and kills ----------------------------------------
+
+POOL = [person(f"p{i}@client{i % 3}.example", f"Person {i}") for i in range(6)]
+START = T0 + timedelta(days=2, hours=-2)  # Wednesday 08:00 UTC: Friday's block is near
+QUARTER = timedelta(minutes=15)
+LIVE = (WriteState.PENDING, WriteState.FAILED, WriteState.DONE)
+
+
+@dataclass(frozen=True)
+class Meet:
+    """A meeting put in the calendar, starting `quarters` quarter-hours from now."""
+
+    quarters: int
+    minutes: int
+    people: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Busy:
+    """The user's own busy time (no one to follow up), `quarters` from now."""
+
+    quarters: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """The clock moves on `minutes`, then a cycle runs; with every block insert (or draft
+    create) failing through it, "lost" when the insert is applied but its answer lost; and
+    `kill`: the process dies at the n-th pass of that point (then a new process starts)."""
+
+    minutes: int
+    block_fault: str | None = None
+    draft_fault: bool = False
+    kill: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class UserDraft:
+    """The user sends (or deletes unsent) the oldest draft in their Drafts folder."""
+
+    send: bool
+
+
+@dataclass(frozen=True)
+class Round:
+    """What happens between two cycles, then the cycle."""
+
+    meetings: tuple[Meet, ...]
+    busy: tuple[Busy, ...]
+    user: UserDraft | None
+    cycle: Cycle
+
+    def steps(self) -> list[Meet | Busy | UserDraft | Cycle]:
+        return [*self.meetings, *self.busy, *([self.user] if self.user else []), self.cycle]
+
+
+MEETINGS = st.builds(
+    Meet,
+    st.integers(-8, 12) | st.integers(-8, 2 * 24 * 4),  # mostly soon, some in two days
+    st.sampled_from([30, 60, 90]),
+    st.lists(st.integers(0, len(POOL) - 1), min_size=1, max_size=3, unique=True).map(tuple),
+)
+CYCLES = st.builds(
+    Cycle,
+    st.sampled_from([5, 20, 60, 180, 420, 1440, 2880]),
+    st.sampled_from([None, None, "fail", "lost"]),
+    st.sampled_from([False, False, True]),
+    st.sampled_from([None, None]) | st.tuples(
+        st.sampled_from(["before_write", "after_write"]), st.integers(1, 4)),
+)
+ROUNDS = st.lists(
+    st.builds(
+        Round,
+        st.lists(MEETINGS, max_size=2).map(tuple),
+        st.lists(st.builds(Busy, st.integers(0, 2 * 24 * 4), st.integers(1, 16)),
+                 max_size=1).map(tuple),
+        st.sampled_from([None, UserDraft(send=True), UserDraft(send=True),
+                         UserDraft(send=False)]),
+        CYCLES,
+    ),
+    min_size=2, max_size=12,
+)
+
+
+class Sim:
+    """One account on the memory twin and a SQLite ledger, on a simulated clock."""
+
+    def __init__(self, url: str, *, weekly: bool, start: datetime = START) -> None:
+        self.url = url
+        self.now = start
+        self.provider = MemoryProvider("work", self_addresses=[ME])
+        # Touches due every 2 to 4 days: nurture (and its weekly block) within the run.
+        config = make_config(cadence_min_days=2, cadence_max_days=4, weekly_batch=weekly)
+        self.restarts = 0
+        self.meetings = 0
+        self.world = World(self._open(), self.provider, config)
+        self.offers = create_engine(url)
+        self.rows: list[WriteRow] = []  # the ledger's writes, as the last check saw them
+        self.offer_count = 0
+
+    def _open(self) -> Ledger:
+        host, boot, ns, pid, _ = process_identity().split("|")
+        return Ledger.open(self.url, clock=lambda: self.now,
+                           owner=f"{host}|{boot}|{ns}|{pid}|sim{self.restarts:06d}")
+
+    def close(self) -> None:
+        self.world.ledger.close()
+        self.offers.dispose()
+
+    def do(self, step: Meet | Busy | Cycle | UserDraft) -> None:
+        p = self.provider
+        if isinstance(step, Meet):
+            self.meetings += 1
+            p.add_meeting(meeting(f"m{self.meetings}@sim.example", self.now + step.quarters
+                                  * QUARTER, [POOL[i] for i in step.people],
+                                  minutes=step.minutes))
+        elif isinstance(step, Busy):
+            start = self.now + step.quarters * QUARTER
+            p.extra_busy.append(Interval(start, start + step.length * QUARTER))
+        elif isinstance(step, UserDraft):
+            if p.drafts:
+                oldest = next(iter(p.drafts))
+                if step.send:
+                    p.send_draft(oldest, self.now)
+                else:
+                    p.delete(WriteKind.DRAFT, oldest)
+        else:
+            self.cycle(step)
+
+    def cycle(self, step: Cycle) -> None:
+        self.now += timedelta(minutes=step.minutes)
+        calls = [c for c, on in (("blocks.ensure", step.block_fault is not None),
+                                 ("drafts.ensure", step.draft_fault)) if on]
+        if calls:
+            self.provider.faults.at_random(1.0, seed=0, calls=calls,
+                                           lost_share=float(step.block_fault == "lost"))
+        passed: list[str] = []
+
+        def kill(point: str, row: WriteRow) -> None:
+            passed.append(point)
+            if step.kill is not None and passed.count(step.kill[0]) == step.kill[1] \
+                    and point == step.kill[0]:
+                raise Crash
+
+        try:
+            self.world.cycle(self.now, hook=kill)
+        except Crash:  # the process is gone; another one starts on the same ledger
+            self.world.ledger.close()
+            self.restarts += 1
+            self.world.ledger = self._open()
+        finally:
+            self.provider.faults.clear()
+
+    def settle(self) -> None:
+        for _ in range(48):
+            self.cycle(Cycle(60))
+            self.check()
+            waiting = self.world.ledger.writes("work", states=[WriteState.PENDING])
+            if not [r for r in waiting if r.due <= self.now]:  # nurture may be due later
+                return
+        raise AssertionError("writes still pending after two days without faults")
+
+    def check(self) -> None:
+        p = self.provider
+        live = p.live_blocks()
+        assert overlaps(Interval(b.start, b.end) for b in live) == [], "blocks on the calendar"
+        self.rows = self.world.ledger.writes("work")
+        rows = [r for r in self.rows if r.kind is WriteKind.BLOCK and r.state in LIVE]
+        assert overlaps(span(r) for r in rows) == [], "blocks planned"
+        # Exactly once: no object twice for one key.
+        drafts = Counter(d.key for d in p.drafts.values())
+        notes = Counter(n.key for c in p.contacts.values() for n in c.notes if n.key)
+        assert [k for k, n in [*drafts.items(), *notes.items()] if n > 1] == []
+        assert {b.key for b in live} <= {r.key for r in rows}
+        self.check_offers(rows)
+
+    def check_offers(self, blocks: Sequence[WriteRow]) -> None:
+        """No block inside a slot that an open draft held when the block or the offer was
+        planned (whichever came later)."""
+        t = schema.offers
+        gone = {r.key for r in self.rows if r.state not in LIVE}
+        with self.offers.connect() as conn:
+            offers = conn.execute(select(t).where(t.c.account == "work")).all()
+        self.offer_count = max(self.offer_count, len(offers))
+        for o in offers:
+            if o.draft_key in gone:
+                continue
+            slot = Interval(o.starts_at, o.ends_at)
+            for b in blocks:
+                later = max(o.created_at, b.created_at)
+                held = later < o.hold_until and later < o.starts_at
+                assert not (held and span(b).overlaps(slot)), (
+                    f"block {span(b)} inside slot {slot} offered by {o.draft_key}")
+
+
+@settings(max_examples=40, deadline=timedelta(seconds=10),
+          suppress_health_check=[HealthCheck.too_slow])
+@given(rounds=ROUNDS, weekly=st.booleans())
+def test_no_sequence_of_cycles_faults_and_kills_makes_blocks_collide(
+    rounds: list[Round], weekly: bool
+) -> None:
+    _label(simulate([step for r in rounds for step in r.steps()], weekly=weekly))
+
+
+def simulate(
+    steps: Sequence[Meet | Busy | Cycle | UserDraft], *, weekly: bool, start: datetime = START,
+    people: Sequence[PersonState] = (),
+) -> Sim:
+    """Run `steps` from `start` (with `people` met before), checking after each, then settle
+    without faults; the final state."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
+        shutil.copyfile(_template_ledger(), Path(tmp) / "ledger.sqlite3")
+        sim = Sim(url, weekly=weekly, start=start)
+        for state in people:
+            sim.world.ledger.save_person("work", state)
+        try:
+            for step in steps:
+                sim.do(step)
+                sim.check()
+            sim.settle()
+        finally:
+            sim.close()
+    return sim
+
+
+def _label(sim: Sim) -> None:
+    """What the example reached (pytest --hypothesis-show-statistics)."""
+    rows = [r for r in sim.rows if r.kind is WriteKind.BLOCK]
+    event(f"blocks: {min(len(rows), 4)}")
+    event(f"nurture blocks: {min(sum(1 for r in rows if not r.meeting_uid), 2)}")
+    event(f"restarts: {min(sim.restarts, 2)}")
+    event(f"retried writes: {min(sum(1 for r in sim.rows if r.attempts > 1), 3)}")
+    event(f"offers: {min(sim.offer_count, 6)}")
+
+
+def test_a_weekly_block_planned_with_a_first_touch_keeps_clear_of_the_slots_it_offers() -> None:
+    """Thursday afternoon's cycle plans a meeting's first touch, whose draft offers Friday
+    15:00 (the first free time that Friday), and, the weekly slot being a day away, the
+    weekly batch, which wants Friday 15:00 too: the block goes elsewhere."""
+    monday = T0 - timedelta(hours=2)  # 08:00
+    friday_9 = monday + timedelta(days=4, hours=1)
+    # Someone met before, whose next touch falls due this week.
+    met = PersonState(email=POOL[0].email, name=POOL[0].name, first_met=monday - timedelta(
+        days=30), last_meeting_title="Intro", anchor=monday - timedelta(days=1), touches=1,
+        open_touch=False)
+    steps: list[Meet | Busy | Cycle | UserDraft] = [
+        Busy(quarters=(friday_9 - monday) // QUARTER, length=24),  # Friday 09:00-15:00
+        Cycle(minutes=5),  # Monday: nothing to do yet
+        Meet(quarters=299, minutes=60, people=(1,)),  # Thursday 14:00-15:00
+        Cycle(minutes=3 * 24 * 60 + 7 * 60 + 10),  # Thursday 15:15
+    ]
+    sim = simulate(steps, weekly=True, start=monday, people=[met])
+    weekly = [span(r) for r in sim.rows if r.kind is WriteKind.BLOCK and not r.meeting_uid]
+    assert weekly and weekly[0].start.date() == friday_9.date()
+
+
+@functools.cache
+def _template_ledger() -> Path:
+    """An empty ledger at the schema's head, copied for each example (migrating one takes
+    longer than most examples)."""
+    folder = Path(tempfile.mkdtemp(prefix="followup-collisions-"))
+    Ledger.open(f"sqlite:///{folder / 'ledger.sqlite3'}").close()
+    return folder / "ledger.sqlite3"
