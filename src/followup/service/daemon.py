@@ -31,7 +31,7 @@ from followup import metrics
 from followup.config import AccountConfig, Config, ConfigError, load_config
 from followup.core.compose import Composer
 from followup.engine.cycle import CycleReport, run_cycle
-from followup.errors import AuthError, TransientError
+from followup.errors import AuthError, FollowupError, TransientError
 from followup.ledger import Ledger, WriteState
 from followup.protocols import Account
 from followup.service.health import Health, HealthBoard, backoff
@@ -270,6 +270,11 @@ class Daemon:
             self._accounts.pop(name, None)
             self._failed(acfg, str(e), reconnect=False)
             bound.warning("daemon.account_unavailable", error=str(e))
+            return
+        except FollowupError as e:  # said in words already (a missing library, bad data)
+            self._accounts.pop(name, None)
+            self._failed(acfg, str(e), reconnect=False)
+            bound.error("daemon.cycle_failed", error=str(e))
             return
         except Exception as e:  # one account's bug or outage must not stop the others
             self._accounts.pop(name, None)

@@ -271,10 +271,31 @@ def not_configured(config: Config) -> list[str]:
     return missing
 
 
+def _missing_library(acfg: object) -> str | None:
+    """Why an online account cannot run here (its extra is not installed), else None."""
+    if isinstance(acfg, LocalAccount) or not isinstance(acfg, GoogleAccount | MicrosoftAccount):
+        return None
+    import importlib
+
+    from followup.providers import missing_library
+
+    try:
+        importlib.import_module(f"followup.providers.{acfg.kind}")
+    except ModuleNotFoundError as e:
+        return str(missing_library(acfg.kind, e))
+    return None
+
+
 def check_credentials(config: Config) -> Iterator[Check]:
     for acfg in config.accounts:
-        info = credentials_of(acfg, config)
         name = f"account {acfg.name} ({acfg.kind})"
+        library = _missing_library(acfg)
+        if library:
+            yield Check(Verdict.FAIL, f"{name}: {library.split(': pip install')[0]}",
+                        f"pip install 'followup[{acfg.kind}]' (pipx: pipx install --force "
+                        f"'followup[{acfg.kind}]')")
+            continue
+        info = credentials_of(acfg, config)
         connect = f"followup connect {acfg.kind} --account {acfg.name}"
         if info.state == "none":
             yield Check(Verdict.OK, f"{name}: {info.message or 'no credentials needed'}")
