@@ -15,7 +15,7 @@ import pytest
 from contract.suite import key_for, payload_for
 from engine.world import T0
 from followup.engine.apply import MAX_RETRY, _KillSwitch, apply_pending, retry_delay
-from followup.errors import InputError, ProviderError, TransientError
+from followup.errors import ProviderError, TransientError
 from followup.ledger import Ledger, WriteState
 from followup.model import WriteIntent, WriteKind
 from followup.providers.memory import Faults, MemoryProvider
