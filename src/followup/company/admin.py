@@ -153,6 +153,16 @@ def main_worker(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
 
 
 def main_admin(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+    try:
+        return _main_admin(argv, out, err)
+    except ConfigError as e:  # settings that the TOML's models refuse: every problem
+        print(f"followup admin: {e.source} cannot be used:", file=err)
+        for problem in e.problems:
+            print(f"  - {problem}", file=err)
+        return EXIT_USAGE
+
+
+def _main_admin(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     parser = admin_parser()
     if not argv:
         parser.print_help(out)
@@ -314,8 +324,8 @@ def company_status(engine: Engine, store: AccountStore) -> dict[str, Any]:
             "count(*) FILTER (WHERE status = 'doing'), "
             "count(*) FILTER (WHERE status = 'failed'), "
             "EXTRACT(EPOCH FROM now() - min(COALESCE(scheduled_at, (SELECT min(e.at) FROM "
-            "procrastinate_events e WHERE e.job_id = j.id)))) FILTER (WHERE status = 'todo' "
-            "AND (scheduled_at IS NULL OR scheduled_at <= now())) "
+            "procrastinate_events e WHERE e.job_id = j.id))) FILTER (WHERE status = 'todo' "
+            "AND (scheduled_at IS NULL OR scheduled_at <= now()))) "
             "FROM procrastinate_jobs j")).one() if _has_queue(conn) else None
         lag = conn.execute(text(
             "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY s), "
