@@ -103,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--account", help="only this account")
     history.add_argument("--json", action="store_true", help="JSON Lines output")
 
+    people = command("people", "the cadence per person: list, show, pause, resume, forget")
+    people.add_argument("action", nargs="?", default="list",
+                        choices=["list", "show", "pause", "resume", "forget"])
+    people.add_argument("email", nargs="?", help="the person's address (all but list)")
+    people.add_argument("--account", help="only this account")
+
     retry = command("retry", "write again now what waits for a retry or a paused account")
     retry.add_argument("--failed", action="store_true", help="also the writes given up")
     retry.add_argument("--account", help="only this account")
@@ -331,6 +337,11 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         return show_log(config, since=args.since, person=args.person, account=args.account,
                         as_json=args.json, out=out, err=err)
+    if cmd == "people":
+        from followup.people import people_command
+
+        return people_command(config, action=args.action, email=args.email,
+                              account=args.account, out=out)
     if cmd == "retry":
         from followup.commands import retry_command
 

@@ -103,3 +103,14 @@ def print_cycle(
             _line(f"    {who}: {s.reason} [{s.code}]", file=out)
     for error in report.errors:
         _line(f"  ! {error}", file=out)
+    _print_cadence(report, tz, out)
+
+
+def _print_cadence(report: CycleReport, tz: ZoneInfo, out: TextIO) -> None:
+    """Who is out of the usual cadence and why: ended, paused, talking, just enrolled."""
+    shown = [p for p in report.people if p.status != "active" or p.reason]
+    if not shown:
+        return
+    _line(f"Cadence ({len(shown)} of {len(report.people)} people):", file=out)
+    for p in shown:
+        _line(f"  {p.email}: {p.status}: {' '.join(p.reason.split())}", file=out)

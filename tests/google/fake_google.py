@@ -777,7 +777,12 @@ class FakeGoogle:
         raw_b64 = (body.get("message") or {}).get("raw")
         if not raw_b64:
             raise ApiError(400, "invalidArgument", "Missing draft message")
+        thread = (body.get("message") or {}).get("threadId")
+        if thread and not any(m["threadId"] == thread for m in self.messages.values()):
+            raise ApiError(404, "notFound", "Requested entity was not found.")
         msg = self.add_message(b64url_decode(raw_b64), labels=["DRAFT"])
+        if thread:  # a reply draft joins the thread it names
+            msg["threadId"] = thread
         did = "r-" + self.next_id()
         self.drafts[did] = msg["id"]
         return {"id": did, "message": {"id": msg["id"], "threadId": msg["threadId"],

@@ -166,6 +166,7 @@ class FakeGraph:
                 "ccRecipients": [], "receivedDateTime": _iso(at), "sentDateTime": _iso(at),
                 "hasAttachments": bool(attachments), "_folder": folder, "_mime": mime,
                 "_event": event_id, "_attachments": list(attachments), "_props": {},
+                "internetMessageId": f"<{mid}@contoso.example>", "conversationId": f"conv-{mid}",
             }
             if odata_type:
                 msg["@odata.type"] = odata_type
@@ -275,6 +276,9 @@ class FakeGraph:
             ("GET", r"/me/mailFolders/sentitems/messages", "messages.sent",
              self._messages("sentitems")),
             ("POST", r"/me/messages", "messages.create", self._message_create),
+            ("POST", r"/me/messages/([^/]+)/createReply", "messages.create_reply",
+             self._create_reply),
+            ("PATCH", r"/me/messages/([^/]+)", "messages.patch", self._message_patch),
             ("GET", r"/me/messages/([^/]+)/\$value", "messages.mime", self._mime),
             ("GET", r"/me/messages/([^/]+)/attachments", "messages.attachments",
              self._attachments),
@@ -508,6 +512,35 @@ class FakeGraph:
         self._touch(msg)
         self.messages[mid] = msg
         return 201, self._render(msg, q), {}
+
+    def _create_reply(self, q: dict[str, str], body: Any, mid: str) -> Reply:
+        """A reply draft in the original's conversation, as Graph's createReply makes it:
+        "RE: <subject>", to the original's sender, the `message` properties applied."""
+        original = self.messages.get(mid)
+        if original is None:
+            return 404, {"error": {"code": "ErrorItemNotFound", "message": "not found"}}, {}
+        sender = original["from"]["emailAddress"]["address"]
+        to = original["toRecipients"] if sender == self.me else [
+            {"emailAddress": {"address": sender}}]
+        status, made, _ = self._message_create(q, {
+            "subject": f"RE: {original['subject']}", "toRecipients": to,
+            "body": {"contentType": "html", "content": "<p>quoted</p>"},
+            **((body or {}).get("message") or {})})
+        created = self.messages[made["id"]]
+        created.update({"conversationId": original.get("conversationId"), "_reply_to": mid})
+        return status, self._render(created, q), {}
+
+    def _message_patch(self, q: dict[str, str], body: Any, mid: str) -> Reply:
+        msg = self.messages.get(mid)
+        if msg is None:
+            return 404, {"error": {"code": "ErrorItemNotFound", "message": "not found"}}, {}
+        if not msg.get("isDraft"):
+            return 400, {"error": {"code": "ErrorInvalidRequest", "message": "not a draft"}}, {}
+        msg.update({k: v for k, v in body.items() if k != "singleValueExtendedProperties"})
+        msg["_props"].update({p["id"]: p["value"]
+                              for p in body.get("singleValueExtendedProperties", [])})
+        self._touch(msg)
+        return 200, self._render(msg, q), {}
 
     def _mime(self, q: dict[str, str], body: Any, mid: str) -> Reply:
         if mid not in self.messages:

@@ -75,6 +75,11 @@ def usable_address(addr: str) -> str:
     return clean
 
 
+# How many earlier messages a reply's References names (the latest ones; RFC 5322 allows
+# trimming, and a long thread must not make a huge header).
+MAX_REFERENCES = 20
+
+
 def render_mime(draft: DraftPayload, *, date: datetime) -> bytes:
     """The draft as an RFC 5322 message (CRLF line ends), ready for a Drafts folder.
 
@@ -97,6 +102,14 @@ def render_mime(draft: DraftPayload, *, date: datetime) -> bytes:
     if not _MESSAGE_ID.fullmatch(message_id):
         raise ValueError(f"not a usable Message-ID: {draft.message_id!r}")
 
+    # A later touch replies in a thread: ids read from mail the user exchanged, so any that
+    # is not a plain msg-id is dropped (the draft then starts its own thread) rather than
+    # written.
+    refs = [r for r in (_msg_id(x) for x in draft.references[-MAX_REFERENCES:]) if r]
+    in_reply_to = _msg_id(draft.in_reply_to) if draft.in_reply_to else None
+    if in_reply_to and in_reply_to not in refs:
+        refs.append(in_reply_to)
+    threading = {"In-Reply-To": in_reply_to or "", "References": " ".join(refs)}
     headers: list[tuple[str, str]] = []
     if sender is not None:
         headers.append(("From", _address_list([sender], "From")))
@@ -106,12 +119,22 @@ def render_mime(draft: DraftPayload, *, date: datetime) -> bytes:
         ("Date", format_datetime(date)),
         ("Message-ID", message_id),
     ]
+    if in_reply_to:
+        headers.append(("In-Reply-To", in_reply_to))
+    if refs:
+        headers.append(("References", "\r\n ".join(refs)))  # folded between ids
     body = EmailMessage(policy=email.policy.SMTP)
     body.set_content(draft.body.replace("\r\n", "\n"))
     head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
     raw = head + body.as_bytes()
-    _check(raw, sender=sender, to=to, subject=subject, message_id=message_id)
+    _check(raw, sender=sender, to=to, subject=subject, message_id=message_id,
+           threading={k: v for k, v in threading.items() if v})
     return raw
+
+
+def _msg_id(value: str | None) -> str | None:
+    clean = one_line(value, 998).replace(" ", "")
+    return clean if _MESSAGE_ID.fullmatch(clean) else None
 
 
 # --- writing headers ----------------------------------------------------------------------
@@ -253,11 +276,13 @@ def _check(
     to: Sequence[tuple[str | None, str]],
     subject: str,
     message_id: str,
+    threading: dict[str, str] | None = None,
 ) -> None:
     check_recipients(raw, [addr for _, addr in to])
     msg = _parse_strict(raw)
+    threading = threading or {}
     ours = ["From"] if sender is not None else []
-    ours += ["To", "Subject", "Date", "Message-ID", *_BODY_HEADERS]
+    ours += ["To", "Subject", "Date", "Message-ID", *threading, *_BODY_HEADERS]
     names = sorted(k.lower() for k in msg)
     if names != sorted(n.lower() for n in ours):
         raise UnsafeMessage(f"draft's headers are {sorted(msg)}, not the ones written")
@@ -269,6 +294,9 @@ def _check(
         raise UnsafeMessage("draft's Subject does not read back as written")
     if str(msg["Message-ID"]) != message_id:
         raise UnsafeMessage("draft's Message-ID does not read back as written")
+    for name, value in threading.items():
+        if " ".join(str(msg[name]).split()) != value:
+            raise UnsafeMessage(f"draft's {name} does not read back as written")
     if getattr(msg["Date"], "datetime", None) is None:
         raise UnsafeMessage("draft's Date does not read back as a date")
     _check_mailboxes(msg["To"], to, "To")

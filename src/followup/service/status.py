@@ -49,6 +49,8 @@ class StatusView:
     touches: list[dict[str, Any]] = field(default_factory=list)  # upcoming, soonest first
     errors: list[dict[str, Any]] = field(default_factory=list)  # most recent first
     failures: list[dict[str, Any]] = field(default_factory=list)  # failed writes, latest first
+    # People whose sequence ended or is paused, and why (`followup people` changes it).
+    sequences: list[dict[str, Any]] = field(default_factory=list)
 
 
 def credentials_of(acfg: AccountConfig, config: Config) -> CredentialInfo:
@@ -94,6 +96,9 @@ def collect(config_path: Path, config: Config, now: datetime) -> StatusView:
                                         "what": "account", "error": st.last_error})
                 if st.backoff_until is not None and st.backoff_until > now:
                     a.paused_until, a.paused_error = st.backoff_until, st.backoff_error
+            view.sequences.extend(
+                {"account": a.name, "person": p.email, "state": p.status, "why": p.reason}
+                for p in ledger.people(a.name) if p.status in ("ended", "paused"))
             rows = ledger.writes(a.name)
             for r in rows:
                 if r.state is WriteState.FAILED:
@@ -163,6 +168,12 @@ def render_text(view: StatusView, tz: ZoneInfo, out: TextIO) -> None:
              for t in view.touches[:UPCOMING_SHOWN]],
             out,
         )
+    if view.sequences:
+        print(f"\nStopped or paused ({len(view.sequences)}; `followup people resume EMAIL` "
+              "starts again):", file=out)
+        for q in view.sequences[:UPCOMING_SHOWN]:
+            print(f"  {q['account']}: {printable(q['person'])} {q['state']}: "
+                  f"{_one_line(q['why'])}", file=out)
     if view.errors:
         print("\nRecent errors:", file=out)
         for e in view.errors[:ERRORS_SHOWN]:
@@ -201,6 +212,7 @@ def status_json(view: StatusView) -> dict[str, Any]:
         "touches": [{**t, "due": iso(t["due"])} for t in view.touches],
         "errors": [{**e, "at": iso(e["at"])} for e in view.errors],
         "failures": [{**f, "at": iso(f["at"])} for f in view.failures],
+        "sequences": view.sequences,
     }
 
 

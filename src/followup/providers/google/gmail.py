@@ -218,10 +218,10 @@ class GmailHistory:
         for i in range(0, len(wanted), ADDRESSES_PER_QUERY):
             chunk = wanted[i : i + ADDRESSES_PER_QUERY]
             for direction in ("sent", "received"):
-                for email, at in self._direction(chunk, direction, after, since).items():
+                for email, seen in self._direction(chunk, direction, after, since).items():
                     held = found.get(email)
-                    if held is None or at > held.at:
-                        found[email] = Interaction(email=email, at=at, direction=direction)
+                    if held is None or seen.at > held.at:
+                        found[email] = seen
         return found
 
     def _query(self, emails: list[str], direction: str, after: int) -> str:
@@ -231,9 +231,9 @@ class GmailHistory:
 
     def _direction(
         self, emails: list[str], direction: str, after: int, since: datetime
-    ) -> dict[str, datetime]:
+    ) -> dict[str, Interaction]:
         pending = set(emails)
-        latest: dict[str, datetime] = {}
+        latest: dict[str, Interaction] = {}
         ids = list(_list_ids(self._c, HITS_READ_PER_QUERY, q=self._query(emails, direction, after)))
         self._place(ids, direction, since, pending, latest)
         # Hits of a few busy addresses can hide the others': ask for those one by one.
@@ -245,13 +245,13 @@ class GmailHistory:
 
     def _place(
         self, ids: list[str], direction: str, since: datetime, pending: set[str],
-        latest: dict[str, datetime],
+        latest: dict[str, Interaction],
     ) -> None:
         for message_id in ids:  # newest first: the first hit per address is its latest
             if not pending:
                 return
             message = _get(self._c, message_id, format="metadata",
-                           metadataHeaders=["From", "To", "Cc"])
+                           metadataHeaders=["From", "To", "Cc", "Message-ID", "Subject"])
             if message is None:
                 continue
             at = _ms_to_datetime(message.get("internalDate", 0))
@@ -260,8 +260,18 @@ class GmailHistory:
             heads = _headers(message)
             names = heads.get("to", []) + heads.get("cc", []) if direction == "sent" else (
                 heads.get("from", []))
+            # The thread, so a later touch replies in it (threadId, Message-ID, Subject).
+            mid = next(iter(heads.get("message-id", [])), None)
+            subject = next(iter(heads.get("subject", [])), None)
+            thread = message.get("threadId")
             for email in _addresses(names) & pending:
-                latest[email] = at
+                latest[email] = Interaction(
+                    email=email, at=at, direction=direction,
+                    message_id="".join(str(mid).split()) or None if mid else None,
+                    subject=" ".join(str(subject).split())[:500] or None if subject else None,
+                    thread_id=str(thread) if thread else None,
+                    remote_id=str(message.get("id") or message_id),
+                )
                 pending.discard(email)
 
 
@@ -344,7 +354,10 @@ class GmailDrafts:
             raw = render_mime(payload, date=self._clock())
         except ValueError as e:  # a bad address, or mime.UnsafeMessage: retrying won't help
             raise InputError(f"cannot compose draft {key}: {e}") from e
-        body = {"message": {"raw": base64.urlsafe_b64encode(raw).decode("ascii")}}
+        message: dict[str, str] = {"raw": base64.urlsafe_b64encode(raw).decode("ascii")}
+        if payload.thread_id:  # a later touch: a reply in the thread of the last mail
+            message["threadId"] = payload.thread_id
+        body = {"message": message}
         try:
             made = self._c.caller.create(
                 lambda: self._drafts().create(userId=ME, body=body),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
@@ -27,6 +28,8 @@ class _Summary:
     at: datetime
     sender: str  # lower-cased address, "" when unknown
     recipients: frozenset[str]
+    message_id: str | None = None  # for a later touch's In-Reply-To
+    subject: str | None = None
 
 
 class MaildirMailHistory:
@@ -68,8 +71,9 @@ class MaildirMailHistory:
                 for email in people & wanted:
                     held = found.get(email)
                     if held is None or summary.at > held.at:
-                        found[email] = Interaction(email=email, at=summary.at,
-                                                   direction=direction)
+                        found[email] = Interaction(
+                            email=email, at=summary.at, direction=direction,
+                            message_id=summary.message_id, subject=summary.subject)
         return found
 
     def _summaries(self, folder: Path) -> list[_Summary | None]:
@@ -105,7 +109,28 @@ def _summarise(path: Path, mtime_ns: int) -> _Summary | None:
         [*(headers.get_all("To") or []), *(headers.get_all("Cc") or []),
          *(headers.get_all("Bcc") or [])]
     )
-    return _Summary(at, senders[0] if senders else "", frozenset(recipients))
+    return _Summary(at, senders[0] if senders else "", frozenset(recipients),
+                    message_id=_one(headers.get("Message-ID")),
+                    subject=_decoded(headers.get("Subject")))
+
+
+def _one(value: object) -> str | None:
+    """A header value as one line without spaces (a msg-id), None when absent."""
+    if value is None:
+        return None
+    text = "".join(str(value).split())
+    return text or None
+
+
+def _decoded(value: object) -> str | None:
+    """A Subject as the user sees it (encoded-words decoded), one line; None when absent."""
+    if value is None:
+        return None
+    try:
+        text = str(make_header(decode_header(str(value))))
+    except (ValueError, LookupError, UnicodeError):  # a broken encoded-word: as written
+        text = str(value)
+    return " ".join(text.split())[:500] or None
 
 
 def _addresses(values: Sequence[object]) -> list[str]:

@@ -24,6 +24,10 @@ from followup.providers.microsoft.graph import BatchRequest, GraphClient, GraphE
 log = structlog.get_logger(__name__)
 
 
+# What a later touch needs to reply in the thread of the last mail (createReply on its id).
+THREAD_FIELDS = "id,internetMessageId,conversationId,subject"
+
+
 def query(params: dict[str, str]) -> str:
     return "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
 
@@ -48,12 +52,13 @@ class GraphMailHistory:
             if '"' not in email and "\\" not in email:
                 requests.append((email, "sent", BatchRequest("GET", "/me/mailFolders/sentitems/"
                     "messages?" + query({"$search": f'"to:{email}"',
-                                         "$select": "sentDateTime,toRecipients,ccRecipients",
+                                         "$select": "sentDateTime,toRecipients,ccRecipients,"
+                                                    + THREAD_FIELDS,
                                          "$top": "10"}), "messages.sent")))
             requests.append((email, "received", BatchRequest("GET", "/me/messages?" + query({
                 "$filter": f"receivedDateTime ge {graph_time(since)}Z and "
                            f"from/emailAddress/address eq {odata_string(email)}",
-                "$select": "receivedDateTime",
+                "$select": "receivedDateTime," + THREAD_FIELDS,
                 "$orderby": "receivedDateTime desc",
                 "$top": "1"}), "messages.received")))
         if not requests:
@@ -64,17 +69,32 @@ class GraphMailHistory:
             if resp.status != 200:
                 resp.raise_for_error()
                 raise GraphError(resp.status, resp.error_code, "unexpected answer")
-            at = _latest(resp.body.get("value") or [], email, direction)
-            if at is None or at < since:
+            hit = _latest(resp.body.get("value") or [], email, direction)
+            if hit is None or hit[0] < since:
                 continue
+            at, item = hit
             current = found.get(email)
             if current is None or at > current.at:
-                found[email] = Interaction(email=email, at=at, direction=direction)
+                found[email] = Interaction(
+                    email=email, at=at, direction=direction,
+                    message_id=_text(item.get("internetMessageId")),
+                    thread_id=_text(item.get("conversationId")),
+                    subject=_text(item.get("subject"), keep_spaces=True),
+                    remote_id=_text(item.get("id")),  # a later touch's createReply
+                )
         return found
 
 
-def _latest(items: list[dict[str, Any]], email: str, direction: str) -> datetime | None:
-    latest: datetime | None = None
+def _text(value: object, *, keep_spaces: bool = False) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return " ".join(value.split())[:500] if keep_spaces else "".join(value.split())
+
+
+def _latest(
+    items: list[dict[str, Any]], email: str, direction: str
+) -> tuple[datetime, dict[str, Any]] | None:
+    latest: tuple[datetime, dict[str, Any]] | None = None
     for item in items:
         if direction == "sent":
             recipients = (item.get("toRecipients") or []) + (item.get("ccRecipients") or [])
@@ -85,6 +105,6 @@ def _latest(items: list[dict[str, Any]], email: str, direction: str) -> datetime
             at = parse_offset_datetime(item.get("sentDateTime"))
         else:
             at = parse_offset_datetime(item.get("receivedDateTime"))
-        if at is not None and (latest is None or at > latest):
-            latest = at
+        if at is not None and (latest is None or at > latest[0]):
+            latest = (at, item)
     return latest

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 
@@ -201,9 +202,30 @@ class GraphDraftTarget:
         }
         # Not replayed after a dropped connection: a draft create has no idempotency key on
         # Graph's side. The engine retries with recovering=True, which looks the key up first.
+        if payload.reply_to_remote:
+            made = self._reply(payload.reply_to_remote, body)
+            if made is not None:
+                return made
         resp = self._graph.request("POST", "/me/messages", endpoint="messages.create",
                                    json_body=body)
         return WriteResult(WriteOutcome.CREATED, resp.body["id"], resp.body.get("changeKey"))
+
+    def _reply(self, original: str, body: dict[str, Any]) -> WriteResult | None:
+        """A later touch as a reply draft in the conversation of the last mail: createReply
+        (with our key, so a retry finds it), then its text and subject set (createReply
+        quotes the original as HTML). None when the original is gone: a new message then."""
+        path = f"/me/messages/{quote(original, safe='')}"
+        made = self._graph.request("POST", f"{path}/createReply",
+                                   endpoint="messages.create_reply",
+                                   json_body={"message": body}, accept=(404,))
+        if made.status == 404:
+            return None
+        draft_id = made.body["id"]
+        patched = self._graph.request(
+            "PATCH", f"/me/messages/{quote(draft_id, safe='')}", endpoint="messages.patch",
+            json_body={k: body[k] for k in ("subject", "body", "toRecipients")})
+        return WriteResult(WriteOutcome.CREATED, draft_id,
+                           patched.body.get("changeKey") or made.body.get("changeKey"))
 
     def link(self, key: str, remote_id: str | None, message_id: str) -> str | None:
         """The draft's Outlook on the web address (Graph's webLink), for the block."""
