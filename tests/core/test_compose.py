@@ -184,7 +184,7 @@ def test_german_notes_give_a_german_draft() -> None:
                             "Sie war sehr interessiert an einer Zusammenarbeit mit uns.")
     draft = first_touch(m, language="de")
     assert draft.body.startswith("Hallo Jane Doe,\n")
-    assert "Wie versprochen schicke ich Ihnen" in draft.body
+    assert "Wie versprochen anbei: Artikel über Kalman-Filter" in draft.body
     assert "Mittwoch, 4. März, 10:30–11:00" in draft.body
 
 

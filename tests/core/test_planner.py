@@ -187,7 +187,7 @@ def test_a_block_for_several_drafts_is_sized_to_the_work() -> None:
     assert placed is not None
     block = placed[0].payload
     assert isinstance(block, BlockPayload)
-    assert block.summary == "Send 3 follow-ups from FactoryTech 2026"
+    assert block.summary == "Send 3 follow-ups from FactoryTech"
     assert block.end - block.start == timedelta(minutes=25)
 
 

@@ -38,7 +38,7 @@ def test_after_a_meeting_each_new_person_gets_a_contact_and_a_draft_and_it_one_b
     assert block.summary == "Send 2 follow-ups from Roadmap review"
     # The block links each draft (written before it) and keeps the private notes.
     assert "[draft " not in block.description
-    assert block.description.count("Message-ID <") == 2
+    assert block.description.count("Draft: memory://drafts/") == 2
     assert "We talked about the pilot." in block.description
     assert "Also there: Charles Babbage" in block.description
 

@@ -25,7 +25,7 @@ import structlog
 
 from followup.config import Config
 from followup.core.compose import Composer, TemplateProblem
-from followup.core.drafting import Recipient
+from followup.core.drafting import BlockDraft, BlockItem, Recipient, person_label
 from followup.core.later import enrol, met_again
 from followup.core.material import Material, read_material
 from followup.core.networking import (
@@ -45,7 +45,10 @@ from followup.core.planner import (
     first_touch_window,
     plan_first_touch,
     plan_first_touch_block,
+    their_zone,
 )
+from followup.core.slots import working_windows
+from followup.core.slottext import format_slot
 from followup.core.triage import series_members, triage
 from followup.engine import cadence
 from followup.engine.apply import Hook, apply_pending
@@ -84,6 +87,8 @@ class CycleReport:
     skips: list[tuple[Meeting, Skip]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     next_due: datetime | None = None  # when a cycle next has something to do
+    # First-touch drafts whose block waits for working hours (a weekend's meetings): when.
+    blocks_waiting_until: datetime | None = None
     stopped: bool = False  # stop() ended the writes early
     # Sources that could not be read at all (a missing folder, an unreachable URL): `run
     # --once` exits 1 for them, as for failed writes. A skipped file is not one of them.
@@ -169,6 +174,7 @@ class _Cycle:
         self.taken: list[Interval] = []  # blocks placed this cycle
         self._offered: list[Interval] = []  # slots offered in drafts planned this cycle
         self._held: list[Interval] | None = None  # slots held by earlier drafts (ledger)
+        self._deferred_wake: datetime | None = None  # when waiting drafts get their block
         self._busy: list[Interval] | None = None
         self._busy_window: Interval | None = None
         # People as this cycle leaves them; a dry run keeps them here instead of the ledger.
@@ -228,9 +234,12 @@ class _Cycle:
                 self._error(f"meeting {meeting.uid}: {e}", "meeting.template_failed",
                             uid=meeting.uid)
         for batch in _half_days(planned, self.config.user.tz):
-            self._place_block(batch)
+            # A meeting that ended outside working hours (an evening, a conference weekend)
+            # waits for the next working window: all such meetings then share one block.
+            self._place_block([p for p in batch if self._block_window(p.meeting) <= self.now])
         for item in planned:
             self._commit(item)
+        self._deferred_blocks()
 
     def _first_touch(self, meeting: Meeting) -> _Planned:
         name = self.account.name
@@ -324,12 +333,92 @@ class _Cycle:
         if not plans:
             return
         placed = plan_first_touch_block(self.ctx, plans, busy=[*self.busy(), *self._offered],
-                                        taken=self.taken)
+                                        taken=self.taken, ours=self._ours())
         if placed is None:
             return
         intent, interval = placed
         self.taken.append(interval)
         batch[0].intents.append(intent)
+
+    def _block_window(self, meeting: Meeting) -> datetime:
+        """When a block for this meeting can first be placed: the start of the first working
+        window at or after its end plus grace (now, if that window is open)."""
+        return _window_start(self.ctx, max(self.now, first_touch_due(meeting, self.schedule)))
+
+    def _deferred_blocks(self) -> None:
+        """One block for the first-touch drafts that no block lists yet and whose working
+        window has opened (the weekend's meetings on Monday morning), rebuilt from the
+        ledger: the drafts were recorded cycles ago."""
+        since = self.now - timedelta(hours=self.schedule.deadline_hours + 24)
+        rows = self.ledger.first_touch_writes(self.account.name, since)
+        listed = {k for r in rows if isinstance(r.payload, BlockPayload)
+                  for k in r.payload.draft_keys}
+        waiting = [r for r in rows if r.kind is WriteKind.DRAFT and r.key not in listed
+                   and r.state not in (WriteState.DISMISSED, WriteState.REMOVED)
+                   and r.meeting_uid]
+        if not waiting:
+            return
+        grace = timedelta(minutes=self.schedule.grace_minutes)
+        ready = [r for r in waiting if _window_start(self.ctx, r.due) <= self.now]
+        later = [_window_start(self.ctx, r.due) for r in waiting if r not in ready]
+        self._deferred_wake = min(later, default=None)
+        self.report.blocks_waiting_until = self._deferred_wake
+        if not ready:
+            return
+        plans = self._rebuilt_plans(ready, grace)
+        if not plans:
+            return
+        placed = plan_first_touch_block(self.ctx, plans, busy=[*self.busy(), *self._offered],
+                                        taken=self.taken, ours=self._ours())
+        if placed is None:
+            return
+        intent, interval = placed
+        self.taken.append(interval)
+        self._record([intent])
+
+    def _rebuilt_plans(self, rows: Sequence[WriteRow], grace: timedelta) -> list[MeetingPlan]:
+        """What each meeting's part of a block needs, from the ledger: the meeting as
+        stored, its drafts, the slots they offered."""
+        by_meeting: dict[tuple[str, datetime | None], list[WriteRow]] = {}
+        for r in rows:
+            by_meeting.setdefault((r.meeting_uid, r.occurrence), []).append(r)
+        offers = self.ledger.offers_of(self.account.name, [r.key for r in rows])
+        plans: list[MeetingPlan] = []
+        tz = self.config.user.tz
+        for (uid, occurrence), drafts in by_meeting.items():
+            end = drafts[0].due - grace
+            found = [m for m in self.ledger.meetings(self.account.name,
+                                                     end - timedelta(days=3), end)
+                     if m.uid == uid and m.occurrence == occurrence]
+            if not found:
+                continue
+            meeting = found[0]
+            own = {a.lower() for a in self.self_addresses}
+            material = read_material(meeting.description, title=meeting.title,
+                                     by_user=organised_by_user(meeting, self.config.user, own))
+            zone = their_zone(meeting, tz)
+            block_drafts: list[BlockDraft] = []
+            offered: list[str] = []
+            recipients: set[str] = set()
+            for r in drafts:
+                if not isinstance(r.payload, DraftPayload):
+                    continue
+                to = tuple(f"{person_label(a, n)} <{a}>" for n, a in r.payload.to)
+                recipients.update(a for _, a in r.payload.to)
+                block_drafts.append(BlockDraft(r.key, to, r.payload.subject))
+                for slot in offers.get(r.key, []):
+                    text = format_slot(slot, tz, zone)
+                    if text not in offered:
+                        offered.append(text)
+            others = tuple(person_label(p.email, p.name)
+                           for p in _everyone_else(meeting, self.self_addresses)
+                           if p.email not in recipients)
+            plan = MeetingPlan(meeting)
+            plan.block_item = BlockItem(meeting=meeting, material=material,
+                                        drafts=tuple(block_drafts), promises=material.promises,
+                                        offered=tuple(offered), others=others)
+            plans.append(plan)
+        return plans
 
     def _commit(self, item: _Planned) -> None:
         name = self.account.name
@@ -421,6 +510,11 @@ class _Cycle:
             and row.payload.end > self.now
         ]
 
+    def _ours(self) -> list[Interval]:
+        """The follow-up blocks and offered slots among the busy time: what even a block
+        with no free time left (a conference week) must not overlap."""
+        return [*self._ledger_blocks(), *self.offered()]
+
     def offered(self) -> list[Interval]:
         """Slots that drafts of earlier cycles offered and that are still held. A draft the
         user deleted without sending frees its slots (asked only when planning, so an idle
@@ -472,6 +566,8 @@ class _Cycle:
         write_due = self.ledger.next_due(name)
         if write_due is not None:
             times.append(write_due)
+        if self._deferred_wake is not None:
+            times.append(self._deferred_wake)
         future = [t for t in times if t > self.now]
         return min(future, default=None)
 
@@ -486,6 +582,13 @@ class _Planned:
     skips: list[Skip] = field(default_factory=list)
     saves: list[PersonState] = field(default_factory=list)
     offers: list[tuple[str, list[Interval]]] = field(default_factory=list)
+
+
+def _window_start(ctx: PlanContext, after: datetime) -> datetime:
+    """The first working instant at or after `after` (itself, within working hours)."""
+    window = next(working_windows(ctx.schedule, ctx.user.tz, after,
+                                  after + timedelta(days=14)), None)
+    return window.start if window is not None else after
 
 
 def _half_days(planned: Sequence[_Planned], tz: ZoneInfo) -> list[list[_Planned]]:

@@ -475,8 +475,9 @@ class Ledger(OffersMixin, PeopleMixin):
             sorted(rows, key=lambda r: (_KIND_ORDER[r.kind], r.due, r.key))
             for rows in by_person.values()
         ]
-        # A block shared by several people (person "") comes after the drafts it links to.
-        groups.sort(key=lambda rows: (min(r.due for r in rows), rows[0].person == "",
+        # Blocks shared by several people (person "") come after every draft, so that the
+        # drafts they link to exist when they are written.
+        groups.sort(key=lambda rows: (rows[0].person == "", min(r.due for r in rows),
                                       rows[0].person))
         return [row for rows in groups for row in rows]
 
@@ -533,6 +534,14 @@ class Ledger(OffersMixin, PeopleMixin):
         if taken_over:
             log.warning("write.claim_taken_over", key=key, previous_owner=previous)
         return _replace_row(row, taken_over=taken_over)
+
+    def release(self, key: str) -> None:
+        """Give up this process's claim on a write without recording an attempt's outcome
+        (the account needs reconnecting): another process may take the write at once."""
+        t = schema.writes
+        with self._engine.begin() as conn:
+            conn.execute(update(t).where(t.c.key == key, t.c.claim_owner == self.owner)
+                         .values(claim_owner=None, claim_until=None))
 
     def _claim_lapsed(self, row: WriteRow, now: datetime) -> bool:
         if row.claim_owner is None:
@@ -641,6 +650,19 @@ class Ledger(OffersMixin, PeopleMixin):
                 .values(backoff_until=None, backoff_error=None, backoff_count=0)
             )
         return changed
+
+    def first_touch_writes(self, account: str, since: datetime) -> list[WriteRow]:
+        """First-touch drafts and blocks due since `since` (the planner's batching looks at
+        which recent drafts no block lists yet)."""
+        t = schema.writes
+        query = select(t).where(
+            t.c.account == account,
+            t.c.touch == 0,
+            t.c.kind.in_([WriteKind.DRAFT.value, WriteKind.BLOCK.value]),
+            t.c.due >= codec.utc(since),
+        ).order_by(t.c.due, t.c.key)
+        with self._engine.begin() as conn:
+            return [_write_row(r) for r in conn.execute(query)]
 
     def writes(self, account: str, states: Collection[WriteState] | None = None) -> list[WriteRow]:
         """The account's writes, oldest first, optionally only those in `states`."""
