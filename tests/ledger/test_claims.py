@@ -283,3 +283,16 @@ def test_a_page_corrupted_sqlite_ledger_is_refused_with_one_clear_error(tmp_path
     finally:
         engine.dispose()
     assert problems and all("\n" not in p for p in problems)
+
+
+def test_a_released_claim_frees_the_write_without_counting_an_outcome(
+    ledger: Ledger, other: Ledger
+) -> None:
+    ledger.record_intents("a", [_intent()])
+    ledger.begin_attempt(KEY)  # ... and the account needs reconnecting
+    other.release(KEY)  # not its claim: nothing happens
+    with pytest.raises(WriteClaimedError):
+        other.begin_attempt(KEY)
+    ledger.release(KEY)
+    row = other.begin_attempt(KEY)
+    assert row.attempts == 2 and not row.taken_over, "looked up first, as any retry"

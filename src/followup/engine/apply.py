@@ -220,6 +220,7 @@ def apply_pending(
             # Not the write's fault, so not recorded as a failure (that would use up its
             # attempts): it stays pending, and is looked up first once the account is back.
             log.warning("write.needs_reconnect", key=row.key, kind=row.kind.value)
+            ledger.release(row.key)
             raise
         except Exception as e:  # one bad write (even a provider bug) must not stop the others
             environment = environment_failure(e)
