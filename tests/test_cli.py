@@ -250,3 +250,26 @@ def test_log_events_share_one_naming_style() -> None:
                     and not style.match(node.args[0].value)):
                 odd.append(f"{f.relative_to(src)}:{node.lineno} {node.args[0].value!r}")
     assert odd == []
+
+
+def test_library_errors_are_translated_into_one_line() -> None:
+    import sqlite3
+
+    import requests
+    from sqlalchemy.exc import DatabaseError
+
+    from followup.cli import explain
+    from followup.errors import ProviderError
+
+    try:
+        requests.get("http://user:secret@127.0.0.1:9/calendar/private-abc123.ics", timeout=2)
+    except requests.RequestException as e:
+        said = explain(e)
+    assert said == "cannot reach 127.0.0.1: ConnectionError (check the network and the URL)"
+    damaged = DatabaseError("SELECT 1", {}, sqlite3.DatabaseError("file is not a database"))
+    assert explain(damaged) == ("the ledger cannot be used: file is not a database "
+                                "(DatabaseError); `followup doctor` checks it")
+    assert explain(FileNotFoundError(2, "No such file or directory", "/x/y.ics")) == \
+        "No such file or directory: /x/y.ics"
+    assert explain(ProviderError("Graph said no")) == "Graph said no"
+    assert explain(KeyError("k")).startswith("unexpected KeyError: 'k' (a bug: please report")

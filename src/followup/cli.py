@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -277,6 +278,13 @@ def explain(e: BaseException) -> str:
         return f"the ledger cannot be used: {first}; `followup doctor` checks it"
     if isinstance(e, FollowupError):
         return str(e)
+    import requests
+
+    if isinstance(e, requests.RequestException):  # before OSError: it is one
+        host = urlsplit(e.request.url).hostname if e.request is not None and e.request.url \
+            else None
+        where = f" {host}" if host else ""
+        return f"cannot reach{where}: {type(e).__name__} (check the network and the URL)"
     if isinstance(e, OSError):
         where = f": {e.filename}" if e.filename else ""
         return f"{e.strerror or e}{where}"
