@@ -47,7 +47,8 @@ def _common_options(p: argparse.ArgumentParser, *, default: object) -> None:
         "--log-level",
         default=default,
         choices=["debug", "info", "warning", "error"],
-        help="default: info (warning for demo, whose own report says what happened)",
+        help="default: warning on a terminal (-v info, -vv debug, -q error), info otherwise "
+             "(warning for demo, whose own report says what happened)",
     )
     p.add_argument(
         "--log-format",
