@@ -669,3 +669,15 @@ def test_any_text_gives_an_answer_not_a_crash(title: str, location: str, lang: L
     assert meeting_kind(title, location) in (None, "interview", "vendor_pitch")
     venue = venue_name(location)
     assert venue is None or (venue.strip() and "\n" not in venue)
+
+
+@pytest.mark.parametrize(("title", "language", "phrase"), [
+    ("Breakfast with Marie", "en", "over breakfast"),
+    ("Frühstück mit Klaus", "de", "beim Frühstück"),
+    ("Desayuno con Marta", "es", "durante el desayuno"),
+    ("Petit-déjeuner avec Claire", "fr", "lors du petit-déjeuner"),
+])
+def test_breakfast_is_its_own_occasion(title: str, language: str, phrase: str) -> None:
+    found = describe_occasion(title, people=["Marie", "Klaus", "Marta", "Claire"],
+                              user_name="Ada", language=language)  # type: ignore[arg-type]
+    assert (found.kind, found.phrase) == ("breakfast", phrase)

@@ -354,3 +354,20 @@ def test_one_open_touch_at_a_time_until_its_draft_is_gone(ledger_url: str) -> No
     assert report.written(WriteKind.DRAFT, "created") == 0 and not later.intents
     assert state is not None and state.status == "ended" and not state.open_touch
     assert "deleted the first draft" in state.reason
+
+
+def test_an_invitation_mail_does_not_make_a_stranger_known(world: World) -> None:
+    # The organiser's invitation arrived two days before: still a first meeting.
+    world.provider.add_meeting(meeting("m1@acme.example", T0, [JANE]))
+    world.provider.add_mail(JANE.email, T0 - timedelta(days=2), "received")
+    world.cycle(AFTER)
+    (draft,) = world.provider.drafts_to(JANE.email)
+    assert "Great to meet you" in draft.body
+
+
+def test_mail_the_user_sent_before_makes_them_known(world: World) -> None:
+    world.provider.add_meeting(meeting("m1@acme.example", T0, [JANE]))
+    world.provider.add_mail(JANE.email, T0 - timedelta(days=2), "sent")
+    world.cycle(AFTER)
+    (draft,) = world.provider.drafts_to(JANE.email)
+    assert "meet" not in draft.body.split("\n\n")[1].lower()

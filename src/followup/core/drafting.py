@@ -199,7 +199,7 @@ def first_touch_draft(
         "user": composer.user_context(lang),
     }
     return DraftPayload(
-        to=tuple((_header_name(r.attendee.name), r.attendee.email) for r in note.recipients),
+        to=tuple((_display_name(r), r.attendee.email) for r in note.recipients),
         subject=one_line(_subject(promises, occasion.subject), 200),
         body=composer.render(FIRST_TOUCH_TEMPLATES[lang], context),
         message_id=keys.message_id(note.key),
@@ -212,6 +212,13 @@ def _everyone(meeting: Meeting) -> list[Attendee]:
     if meeting.organizer is not None:
         people.append(meeting.organizer)
     return people
+
+
+def _display_name(r: Recipient) -> str | None:
+    """The name in To: the card's, else the invite's as a person writes it ("John Smith" for
+    "SMITH, JOHN"), else none (an unreliable name is worse than the bare address)."""
+    parsed = parse_name(r.attendee.name)
+    return _header_name(r.card_name or (parsed.display if parsed.greeting else None))
 
 
 def _header_name(name: str | None) -> str | None:

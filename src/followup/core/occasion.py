@@ -59,7 +59,8 @@ Language = Literal["en", "de", "es", "fr"]
 LANGUAGES: tuple[Language, ...] = ("en", "de", "es", "fr")
 
 Kind = Literal[
-    "coffee", "lunch", "dinner", "drinks", "call", "intro", "event", "interview", "meeting"
+    "coffee", "breakfast", "lunch", "dinner", "drinks", "call", "intro", "event", "interview",
+    "meeting",
 ]
 
 
@@ -381,6 +382,9 @@ _KIND_WORDS: dict[str, tuple[str, ...]] = {
         "coffee", "coffee chat", "kaffee", "kaffeetrinken", "cafe", "cafecito", "cafezinho",
         "espresso", "cappuccino", "flat white", "tea", "tee", "☕",
     ),
+    "breakfast": (
+        "breakfast", "fruhstuck", "desayuno", "petit-dejeuner", "petit dejeuner", "🥐",
+    ),
     "lunch": (
         "lunch", "brunch", "mittagessen", "mittag", "almuerzo", "comida", "dejeuner", "dej",
         "🥗", "🍱", "🥪",
@@ -655,6 +659,9 @@ _FIXED: dict[str, dict[str, _Words]] = {
         "coffee": _Words(
             "over coffee", "Good to meet you over coffee", "Good to see you over coffee"
         ),
+        "breakfast": _Words(
+            "over breakfast", "Good to meet you over breakfast", "Good to see you over breakfast"
+        ),
         "lunch": _Words("over lunch", "Good to meet you over lunch", "Good to see you over lunch"),
         "dinner": _Words(
             "over dinner", "Good to meet you over dinner", "Good to see you over dinner"
@@ -677,6 +684,11 @@ _FIXED: dict[str, dict[str, _Words]] = {
     "de": {
         "coffee": _Words(
             "beim Kaffee", "Schön, Sie beim Kaffee kennengelernt zu haben", "Danke für den Kaffee"
+        ),
+        "breakfast": _Words(
+            "beim Frühstück",
+            "Schön, Sie beim Frühstück kennengelernt zu haben",
+            "Danke für das Frühstück",
         ),
         "lunch": _Words(
             "beim Mittagessen",
@@ -713,6 +725,11 @@ _FIXED: dict[str, dict[str, _Words]] = {
         "coffee": _Words(
             "tomando un café", "Un placer conocernos tomando un café", "Gracias por el café"
         ),
+        "breakfast": _Words(
+            "durante el desayuno",
+            "Un placer conocernos durante el desayuno",
+            "Gracias por el desayuno",
+        ),
         "lunch": _Words(
             "durante el almuerzo",
             "Un placer conocernos durante el almuerzo",
@@ -741,6 +758,11 @@ _FIXED: dict[str, dict[str, _Words]] = {
             "autour d'un café",
             "Un plaisir de faire votre connaissance autour d'un café",
             "Merci pour le café",
+        ),
+        "breakfast": _Words(
+            "lors du petit-déjeuner",
+            "Un plaisir de faire votre connaissance au petit-déjeuner",
+            "Merci pour le petit-déjeuner",
         ),
         "lunch": _Words(
             "lors du déjeuner",
@@ -866,7 +888,7 @@ def describe_occasion(
         name = _event_name(cleaned)
     else:
         found = _first_kind(folded)
-        if found in ("coffee", "lunch", "dinner", "drinks", "call"):
+        if found in ("coffee", "breakfast", "lunch", "dinner", "drinks", "call"):
             kind = found  # type: ignore[assignment]  # checked just above
         else:
             kind = "meeting"

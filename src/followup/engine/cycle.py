@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -209,12 +209,15 @@ class _Cycle:
 
     def ended_meetings(self) -> list[Meeting]:
         lookback = timedelta(days=self.config.daemon.lookback_days + 1)
-        return [
-            m
-            for m in self.ledger.meetings(self.account.name, self.now - lookback, self.now)
-            if first_touch_due(m, self.schedule) <= self.now
-            and not self.ledger.is_processed(self.account.name, m)
-        ]
+        due = [m for m in self.ledger.meetings(self.account.name, self.now - lookback, self.now)
+               if first_touch_due(m, self.schedule) <= self.now]
+        if not due:
+            return []
+        # One query for the whole window, not one per meeting (an idle cycle over a big
+        # calendar asked hundreds of times).
+        done = self.ledger.processed_in(self.account.name, min(m.occurrence for m in due),
+                                        max(m.occurrence for m in due))
+        return [m for m in due if (m.uid, m.occurrence.astimezone(UTC)) not in done]
 
     def first_touches(self) -> None:
         """Plan every ended meeting's first touch, then one block per half-day's batch of
@@ -322,7 +325,7 @@ class _Cycle:
             card = cards.get(p.email)
             out[p.email] = Recipient(
                 attendee=p,
-                known=card is not None or (seen is not None and seen.at < meeting.start),
+                known=card is not None or _known_from_mail(seen, meeting),
                 card_name=card.name if card else None,
                 card_given_name=card.given_name if card else None,
             )
@@ -582,6 +585,18 @@ class _Planned:
     skips: list[Skip] = field(default_factory=list)
     saves: list[PersonState] = field(default_factory=list)
     offers: list[tuple[str, list[Interval]]] = field(default_factory=list)
+
+
+# Mail received this close before a meeting may be the invitation itself: only older mail
+# from them, or any mail the user sent them, shows a relationship.
+INVITATION_WINDOW = timedelta(days=7)
+
+
+def _known_from_mail(seen: Interaction | None, meeting: Meeting) -> bool:
+    """Whether the mail history shows the person was known before this meeting."""
+    if seen is None or seen.at >= meeting.start:
+        return False
+    return seen.direction == "sent" or seen.at < meeting.start - INVITATION_WINDOW
 
 
 def _window_start(ctx: PlanContext, after: datetime) -> datetime:
