@@ -258,7 +258,8 @@ CASES: tuple[Case, ...] = (
     Case("focus", "Focus time", "2026-03-18 09:00", 120, (), skip="nobody_found"),
     Case(
         "recruiter", "Coffee with Ben (recruiter) #nofollowup", "2026-03-18 12:00", 30,
-        (("Ben Hunter", "ben@talentscouts.io"),), notes="wants to poach me", skip="tagged_nofollowup",
+        (("Ben Hunter", "ben@talentscouts.io"),), notes="wants to poach me",
+        skip="tagged_nofollowup",
     ),
     Case(
         "calendly", "30 Minute Meeting between Ada Lovelace and Rob Stark", "2026-03-18 15:00", 30,

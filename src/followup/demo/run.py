@@ -91,7 +91,7 @@ def run_demo(workdir: Path, *, out: TextIO, timezone: str | None = None) -> int:
             print(f"  {m.title} ({when(m.start, tz)}): next cycle at {when(due, tz)}", file=out)
     ledger.close()
 
-    print(f"""
+    print("""
 Your notes stay private: "Coffee with Jane Doe" had notes such as "Seemed wary of small
 vendors - don't discount". The draft to Jane carries only the line marked "> " and what you
 promised (the Kalman filter article, the introduction); the whole of the notes is on the
