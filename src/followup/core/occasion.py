@@ -618,7 +618,12 @@ def _meeting_name(cleaned: str) -> str | None:
 
 # First words that are capitalised only because a title starts with them: in a sentence they
 # are lower case ("the quarterly review", "the pricing follow-up", "the demo").
-_COMMON_FIRST = frozenset(["quarterly", "weekly", "monthly", "annual", "yearly", "pricing", "benchmark", "security", "product", "strategy", "sales", "budget", "design", "data", "roadmap", "project", "partnership", "board", "investor", "customer", "client", "technical", "contract", "renewal", "hiring", "intro", "kickoff", "kick-off", "demo", "workshop", "review", "planning", "follow-up", "sync", "status", "team", "pilot", "deep", "final", "first", "second", "next", "regular"])
+_COMMON_FIRST = _words("""
+    quarterly weekly monthly annual yearly pricing benchmark security product strategy sales
+    budget design data roadmap project partnership board investor customer client technical
+    contract renewal hiring intro kickoff kick-off demo workshop review planning follow-up
+    sync status team pilot deep final first second next regular
+""")
 
 
 def _with_article(name: str) -> str:
