@@ -304,10 +304,12 @@ class Composer:
             verb = "Call" if calls else "Send follow-up to"
             summary = f"{verb} {people[0]['label']}"
         else:
-            summary = f"Send {len(people) - len(calls)} follow-ups"
+            drafts_n = len(people) - len(calls)
+            parts = [f"{drafts_n} follow-up{'s' if drafts_n != 1 else ''}"] if drafts_n else []
             if calls:
-                summary += f", {len(calls)} call{'s' if len(calls) > 1 else ''}"
-            summary += ": " + "; ".join(str(p["label"]) for p in people)
+                parts.append(f"{len(calls)} call{'s' if len(calls) != 1 else ''}")
+            summary = ("Send " if drafts_n else "Make ") + " and ".join(parts) + ": " \
+                + "; ".join(str(p["label"]) for p in people)
         return BlockPayload(
             summary=one_line(summary, 200),
             description=self._render(

@@ -163,6 +163,12 @@ def _close_touch(
     written = state.anchor
     if seen is not None and seen.direction == "received" and seen.at > state.anchor:
         return _conversation(state, seen, c)
+    # Mail the user sent that is not our draft (another Message-ID): written by hand.
+    ours = row.payload.message_id if row is not None and isinstance(
+        row.payload, DraftPayload) else None
+    if seen is not None and seen.direction == "sent" and seen.at > state.anchor \
+            and seen.message_id and ours and seen.message_id != ours:
+        return _conversation(state, seen, c)
     if not draft_gone(c, row):
         if state.touches == 1 and row is not None and first_block_deleted(c, row):
             return replace(state, open_touch=False, status="ended",
