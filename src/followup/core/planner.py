@@ -383,10 +383,13 @@ def plan_first_touch_block(
     *,
     busy: Sequence[Interval],
     taken: Sequence[Interval],
+    ours: Sequence[Interval] = (),
 ) -> tuple[WriteIntent, Interval] | None:
     """One block for the drafts of one or more meetings (a half-day's batch), in the first
     free working-hours slot before the 24-hour mark (else before the deadline: PLAYBOOK §1).
-    Offered slots are in `busy`: a block never lands inside a time the user proposed."""
+    Offered slots are in `busy`: a block never lands inside a time the user proposed.
+    `ours`: the follow-up blocks and offered slots within `busy`; with no free time before
+    the deadline (a conference week) the block may overlap the user's meetings, not these."""
     items = [p.block_item for p in plans if p.block_item is not None and p.block_item.drafts]
     if not items:
         return None
@@ -397,6 +400,8 @@ def plan_first_touch_block(
     placement: Placement = place_block(
         last_end, now=ctx.now, busy=[*busy, *taken], schedule=schedule, tz=ctx.user.tz
     )
+    if placement.conflict:
+        placement = _clear_of_ours(ctx, schedule, last_end, placement, [*ours, *taken])
     payload = ctx.composer.first_touch_block(
         items,
         start=placement.start,
@@ -416,6 +421,30 @@ def plan_first_touch_block(
         touch=0,
     )
     return intent, Interval(placement.start, placement.end)
+
+
+def _clear_of_ours(
+    ctx: PlanContext,
+    schedule: ScheduleConfig,
+    meeting_end: datetime,
+    placement: Placement,
+    ours: Sequence[Interval],
+) -> Placement:
+    """A conflict placement (no free time before the deadline) moved off the other follow-up
+    blocks and the offered slots it would overlap: to the last working slot before the
+    deadline clear of them (where place_block puts a conflict), still a conflict. Two
+    meetings of a fully booked day must not get their blocks at the same time."""
+    spot = Interval(placement.start, placement.end)
+    if not any(spot.overlaps(o) for o in ours):
+        return placement
+    earliest = max(ctx.now, meeting_end + timedelta(minutes=schedule.grace_minutes))
+    deadline = meeting_end + timedelta(hours=schedule.deadline_hours)
+    clear = list(free_slots(schedule, ctx.user.tz, busy=ours,
+                            duration=timedelta(minutes=schedule.block_minutes),
+                            start=earliest, end=deadline))
+    if not clear:
+        return placement
+    return Placement(clear[-1].start, clear[-1].end, conflict=True)
 
 
 def cadence_days(email: str, schedule: ScheduleConfig) -> int:
