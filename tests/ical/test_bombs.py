@@ -134,6 +134,15 @@ def test_interval_zero_and_day_zero_are_unreadable_not_endless(rule: str) -> Non
     assert parsed.errors == ["event 1 in z.ics: its repeat rule (RRULE) cannot be read"]
 
 
+def test_an_impossible_second_rule_is_dropped_and_the_first_kept() -> None:
+    event = (f"UID:two\r\n{STAMP}DTSTART:20250106T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=2\r\n"
+             "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30")
+    with bounded(seconds=5, megabytes=20):
+        parsed = parse_calendar(vcal(event), source="t.ics", window=SYNC, default_tz=BERLIN)
+    assert [m.start.day for m in parsed.meetings] == [6, 13]
+    assert parsed.notes == ["event 1 in t.ics: a repeat rule of it can never repeat; ignored"]
+
+
 def test_a_rule_nobody_foresaw_costs_its_event_only() -> None:
     parsed = parse_calendar(vcal(series("FREQ=WEEKLY;BYHOUR=25"), BESIDE), source="w.ics",
                             window=SYNC, default_tz=BERLIN)

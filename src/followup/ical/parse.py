@@ -43,8 +43,8 @@ from followup.ical.lines import Block, CalendarText, split_text
 from followup.ical.recurrence import (
     bounded,
     expand,
-    never_repeats,
     next_start_after,
+    repeatable_rules,
     sub_hourly,
     too_many_steps,
     typical_gap,
@@ -428,9 +428,15 @@ class _Reader:
                                "it repeats more often than once an hour: not a meeting")
             return
         master = next((e for e in events if "RECURRENCE-ID" not in e), None)
-        if master is not None and "RRULE" in master and never_repeats(master):
-            self.note(first, "its repeat rule can never repeat; read as a single event")
-            master.pop("RRULE")
+        if master is not None and "RRULE" in master:
+            rules = master["RRULE"] if isinstance(master["RRULE"], list) else [master["RRULE"]]
+            kept = repeatable_rules(master)
+            if len(kept) < len(rules):
+                master.pop("RRULE")
+                for rule in kept:
+                    master.add("RRULE", rule)
+                self.note(first, "a repeat rule of it can never repeat; ignored" if kept else
+                          "its repeat rule can never repeat; read as a single event")
         overrides = {
             to_aware(e["RECURRENCE-ID"].dt, self.default_tz) for e in events
             if "RECURRENCE-ID" in e

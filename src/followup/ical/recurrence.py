@@ -6,8 +6,8 @@ window it took 3.5 GB and ignored SIGTERM. Three guards, in order:
 1. a series that repeats more often than hourly is not a meeting: it is never expanded;
 2. a rule that would have to be stepped through hundreds of thousands of times to reach the
    window (dateutil always starts at DTSTART) is not read either;
-3. the window is expanded in pieces, lazily, and reading stops at a per-series cap, checking
-   the stop flag between pieces.
+3. the window is expanded in pieces of about the cap's size, lazily, and reading stops at
+   the per-series cap, checking the stop flag between pieces.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ VEvent = Any
 # Most steps a rule may need from its DTSTART to the window's end. dateutil takes about a
 # microsecond a step, and a piece of the window costs that many steps again.
 MAX_RULE_STEPS = 300_000
-# Occurrences wanted per piece of the window: small enough to stop early at a cap.
-_PER_PIECE = 250
 _MIN_PIECE = timedelta(days=1)
 
 _FREQ_GAP = {
@@ -92,13 +90,18 @@ _PROBE_PARTS = ("BYMONTH", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYHOUR", "BYM
                 "BYSECOND")
 
 
-def never_repeats(event: VEvent) -> bool:
-    """Whether a rule of `event` can produce no occurrence at all (BYMONTH=2;BYMONTHDAY=30).
+def repeatable_rules(event: VEvent) -> list[Any]:
+    """The rules of `event` that can produce an occurrence at all: a rule like
+    BYMONTH=2;BYMONTHDAY=30 never does, and dateutil would search it up to the year 9999,
+    for seconds per call.
 
-    dateutil would search such a rule up to the year 9999, for seconds per call. The probe
-    asks the same day and time filters as a yearly rule (a superset of the rule's moments:
-    BYSETPOS and the ordinal of BYDAY dropped) over the last 400 years dateutil knows.
+    The probe asks the same day and time filters as a yearly rule (a superset of the rule's
+    moments: BYSETPOS and the ordinal of BYDAY dropped) over the last 400 years dateutil
+    knows.
     """
+    start = event["DTSTART"].dt
+    at = start.time() if isinstance(start, datetime) else time()
+    kept: list[Any] = []
     for rule in _rules(event):
         parts = ["FREQ=YEARLY"]
         for name in _PROBE_PARTS:
@@ -108,14 +111,13 @@ def never_repeats(event: VEvent) -> bool:
         days = {str(v).lstrip("+-0123456789").upper() for v in rule.get("BYDAY") or []}
         if days:
             parts.append(f"BYDAY={','.join(sorted(days))}")
-        if len(parts) == 1:
-            continue
-        start = event["DTSTART"].dt
-        at = start.time() if isinstance(start, datetime) else time()
-        probe = rrulestr(";".join(parts), dtstart=datetime.combine(date(_PROBE_YEAR, 1, 1), at))
-        if next(iter(probe), None) is None:
-            return True
-    return False
+        if len(parts) > 1:
+            probe = rrulestr(";".join(parts),
+                             dtstart=datetime.combine(date(_PROBE_YEAR, 1, 1), at))
+            if next(iter(probe), None) is None:
+                continue
+        kept.append(rule)
+    return kept
 
 
 def typical_gap(event: VEvent) -> timedelta | None:
@@ -184,7 +186,8 @@ def expand(
     at = window.start
     if earliest is not None and earliest - _MIN_PIECE > at:
         at = earliest - _MIN_PIECE
-    size = window.end - window.start if gap is None else max(gap * _PER_PIECE, _MIN_PIECE)
+    # Pieces of about `limit` occurrences: dateutil steps from DTSTART again for each piece.
+    size = window.end - window.start if gap is None else max(gap * limit, _MIN_PIECE)
     seen: set[tuple[datetime, datetime | None]] = set()
     count = 0
     while at < window.end:
