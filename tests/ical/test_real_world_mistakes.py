@@ -92,6 +92,13 @@ def test_an_event_cut_off_at_the_end_of_the_file() -> None:
         "event 2 in test: it has no END:VEVENT (the file is cut short or broken)"]
 
 
+@pytest.mark.parametrize("text", ["BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+                                  "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"])
+def test_an_empty_calendar_is_no_error(text: str) -> None:
+    parsed = parse_text(text)
+    assert (parsed.meetings, parsed.errors, parsed.skipped) == ([], [], [])
+
+
 def test_a_utf16_file_from_windows_calendar() -> None:
     data = vcal(GOOD).encode("utf-16")
     parsed = parse_calendar(data, source="w.ics", window=WIDE, default_tz=BERLIN)

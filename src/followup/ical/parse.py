@@ -291,7 +291,7 @@ class _Reader:
 
     def read(self, text: str) -> None:
         split = split_text(text, self.tick)
-        if not any(c.blocks or c.header for c in split.calendars):
+        if not split.calendars:  # an empty VCALENDAR is a calendar, nothing is not
             if split.stray:
                 self.unreadable(0, None, f"not an iCalendar file (line {split.stray[0]} is "
                                          "not iCalendar)")
