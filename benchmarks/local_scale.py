@@ -25,11 +25,12 @@ from pathlib import Path
 from icalendar import Calendar, Event, vCalAddress
 
 
-def generate(calendar: Path, n: int, now: datetime, seed: int = 7) -> None:
+def generate(calendar: Path, n: int, now: datetime, seed: int = 7, *, days: int = 30) -> None:
+    """`n` events spread over `days` days either side of `now`."""
     rng = random.Random(seed)
     calendar.mkdir(parents=True)
     for i in range(n):
-        start = now + timedelta(minutes=rng.randrange(-30 * 24 * 60, 30 * 24 * 60, 15))
+        start = now + timedelta(minutes=rng.randrange(-days * 24 * 60, days * 24 * 60, 15))
         cal = Calendar()
         cal.add("prodid", "-//followup//bench//EN")
         cal.add("version", "2.0")

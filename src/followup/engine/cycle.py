@@ -191,8 +191,9 @@ class _Cycle:
                           self.now + timedelta(days=days.horizon_days))
         name = self.account.name
         for source in self.account.sources:
+            cursor = self.ledger.get_cursor(name, source.name)
             try:
-                changes = source.changes(self.ledger.get_cursor(name, source.name), window)
+                changes = source.changes(cursor, window)
             except AuthError:
                 raise
             except FollowupError as e:
@@ -200,7 +201,7 @@ class _Cycle:
                 self.report.sources_failed.append(source.name)
                 continue
             self.ledger.apply_changes(name, source.name, changes)
-            if changes.cursor is not None:
+            if changes.cursor is not None and changes.cursor != cursor:  # idle: no write
                 self.ledger.set_cursor(name, source.name, changes.cursor)
             self.report.meetings_synced += len(changes.upserts)
             self.report.errors.extend(f"source {source.name}: {e}" for e in changes.errors)

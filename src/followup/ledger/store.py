@@ -18,7 +18,6 @@ from types import TracebackType
 from typing import Any, Literal
 
 import structlog
-from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
@@ -39,9 +38,9 @@ from followup.core.state import PersonState
 from followup.ledger import codec, merge, schema
 from followup.ledger.connect import make_engine
 from followup.ledger.migrate import (
-    alembic_config,
     current_revision,
     head_revision,
+    known_revision,
     upgrade_to_head,
 )
 from followup.ledger.offers import OffersMixin
@@ -383,6 +382,20 @@ class Ledger(OffersMixin, PeopleMixin):
                 )
             )
         return hit is not None
+
+    def processed_in(
+        self, account: str, start: datetime, end: datetime
+    ) -> set[tuple[str, datetime]]:
+        """(UID, occurrence) of every processed meeting whose occurrence (its original start)
+        lies in [start, end], in one query: what `is_processed` says for each of them."""
+        t = schema.processed
+        query = select(t.c.uid, t.c.occurrence).where(
+            t.c.account == account,
+            t.c.occurrence >= codec.utc(start),
+            t.c.occurrence <= codec.utc(end),
+        )
+        with self._engine.begin() as conn:
+            return {(uid, codec.utc(occurrence)) for uid, occurrence in conn.execute(query)}
 
     def mark_processed(self, account: str, meeting: Meeting) -> None:
         row = {
@@ -980,10 +993,7 @@ def integrity_problems(engine: Engine) -> list[str]:
     except Exception as e:  # a damaged file or a dead server: that is the finding
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         return [*problems, f"cannot be read: {type(e).__name__}: {first}"]
-    if revision is not None and revision != head_revision():
-        try:
-            ScriptDirectory.from_config(alembic_config()).get_revision(revision)
-        except Exception:  # alembic's CommandError or ResolutionError: not one of ours
-            problems.append(f"has schema revision {revision!r}, unknown to this followup "
-                            "(written by a newer one?)")
+    if revision is not None and revision != head_revision() and not known_revision(revision):
+        problems.append(f"has schema revision {revision!r}, unknown to this followup "
+                        "(written by a newer one?)")
     return problems

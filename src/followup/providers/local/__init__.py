@@ -26,6 +26,7 @@ from followup.providers.local.drafts import MaildirDrafts
 from followup.providers.local.invitations import InvitationSource
 from followup.providers.local.locations import FileLocation, Location, open_location
 from followup.providers.local.mailhistory import MaildirMailHistory
+from followup.providers.local.parsecache import ParseCache
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +59,8 @@ def open_local_account(
     followups = Path(cfg.followups).expanduser() if cfg.followups else home / "followups"
 
     locations: list[Location] = [open_location(spec) for spec in cfg.calendars]
-    sources: list[MeetingSource] = [CalendarSource(loc, tz) for loc in locations]
+    parsed = ParseCache()  # each file parsed once, for the sync and for free/busy
+    sources: list[MeetingSource] = [CalendarSource(loc, tz, parsed) for loc in locations]
     if cfg.maildir:
         sources += [InvitationSource(maildir, f, tz, config.user.addresses)
                     for f in cfg.invitations_folders]
@@ -74,7 +76,7 @@ def open_local_account(
         name=cfg.name,
         kind="local",
         sources=sources,
-        availability=LocalAvailability(busy_from, tz, config.user.addresses),
+        availability=LocalAvailability(busy_from, tz, config.user.addresses, parsed),
         mail=MaildirMailHistory(
             maildir if cfg.maildir else None, cfg.sent_folders, cfg.received_folders,
             config.user.addresses,

@@ -1,7 +1,8 @@
 """Busy time from the configured calendars and, optionally, our own follow-up blocks.
 
 Each file's busy intervals are kept for a span reaching a month past the asked window, keyed
-by the file's signature, so an unchanged calendar is read once and then only stat'ed.
+by the file's signature, so an unchanged calendar is read once and then only stat'ed. A file
+the sync has just parsed is not parsed again: its meetings wait in the shared ParseCache.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from datetime import timedelta, tzinfo
 import structlog
 
 from followup.errors import InputError
-from followup.ical import parse_calendar
 from followup.model import Interval, Meeting, MeetingStatus, PartStat
 from followup.providers.local.calendars import check_icalendar
 from followup.providers.local.locations import Location
+from followup.providers.local.parsecache import ParseCache, skim
 
 log = structlog.get_logger(__name__)
 
@@ -41,12 +42,14 @@ def is_busy(meeting: Meeting, user_addresses: Collection[str]) -> bool:
 
 class LocalAvailability:
     def __init__(
-        self, locations: Sequence[Location], default_tz: tzinfo, user_addresses: Collection[str]
+        self, locations: Sequence[Location], default_tz: tzinfo, user_addresses: Collection[str],
+        shared: ParseCache | None = None,
     ) -> None:
         self.locations = list(locations)
         self.default_tz = default_tz
         self.user = {a.lower() for a in user_addresses}
         self._cache: dict[tuple[str, str], _Cached] = {}
+        self.shared = shared  # what the calendar sources parsed for us
 
     def busy(self, window: Interval) -> list[Interval]:
         found: list[Interval] = []
@@ -63,7 +66,13 @@ class LocalAvailability:
                 if cached is None or cached.signature != item.signature or not (
                     cached.span.start <= window.start and window.end <= cached.span.end
                 ):
-                    cached = self._read(location, item.name, item.signature, item.read, window)
+                    parsed = self.shared.take(location.label, item.name, item.signature,
+                                              window) if self.shared is not None else None
+                    if parsed is not None:
+                        cached = self._busy_of(parsed.meetings, item.signature, parsed.window)
+                    else:
+                        cached = self._read(location, item.name, item.signature, item.read,
+                                            window)
                     if cached is None:
                         continue
                     self._cache[key] = cached
@@ -83,8 +92,15 @@ class LocalAvailability:
         if data is None:
             return None
         span = Interval(window.start, window.end + SPAN_AHEAD)
+        if skim(data, span) is not None:  # nothing of it in the span: no need to parse
+            return _Cached(signature, span, ())
+        from followup.ical.parse import parse_calendar
+
         parsed = parse_calendar(data, source=f"calendar:{location.label}/{name}", window=span,
                                 default_tz=self.default_tz)
-        busy = tuple(Interval(m.start, m.end) for m in parsed.meetings
+        return self._busy_of(parsed.meetings, signature, span)
+
+    def _busy_of(self, meetings: Sequence[Meeting], signature: str, span: Interval) -> _Cached:
+        busy = tuple(Interval(m.start, m.end) for m in meetings
                      if is_busy(m, self.user) and m.end > m.start)
         return _Cached(signature, span, busy)

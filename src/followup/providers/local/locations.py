@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-import requests
 import structlog
 
 from followup.errors import InputError
@@ -27,6 +27,9 @@ from followup.providers.local.files import (
     read_limited,
     real_root,
 )
+
+if TYPE_CHECKING:  # requests is imported when a URL calendar is configured
+    import requests
 
 log = structlog.get_logger(__name__)
 
@@ -170,7 +173,11 @@ class UrlLocation(Location):
         self.label = url_label(url)
         self.deadline = deadline
         self.max_bytes = max_bytes
-        self._session = session or requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self._session = session
         self._etag: str | None = None
         self._modified: str | None = None
         self._body: bytes | None = None
@@ -202,6 +209,8 @@ class UrlLocation(Location):
     def _get(self, url: str, headers: dict[str, str], until: float) -> requests.Response:
         """GET, following redirects by hand so that https -> http is refused before any
         request goes out in the clear."""
+        import requests
+
         for _ in range(MAX_REDIRECTS + 1):
             left = until - time.monotonic()
             if left <= 0:

@@ -1,0 +1,163 @@
+"""followup against khal on one generated 10,000-event vdir: first run and idle run.
+
+    python benchmarks/khal_compare.py [--events 10000] [--repeat 5] [--khal-venv /tmp/khal-venv]
+
+The vdir comes from benchmarks/local_scale.py's generator, spread over three years (1 to 4
+attendees, one event in ten weekly-recurring). khal is installed into its own venv (created
+with `python3 -m venv` and `pip install khal` when missing), so neither program's libraries
+touch the other's.
+
+Measured, each as its own process, --repeat times (the machine may be shared, so medians):
+- khal's first indexing: `khal list` on an empty database (khal reads every file into SQLite);
+- khal idle: `khal list` again, nothing changed;
+- followup first: `followup run --once` on an empty state (sync, plan, write everything);
+- followup idle: `followup run --once` again, nothing changed.
+Each figure is wall time and CPU time (user + system of the child); ratios are followup / khal
+on wall time (below 1: followup is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from local_scale import generate
+
+KHAL_CONFIG = """\
+[calendars]
+[[bench]]
+path = {calendar}
+type = calendar
+
+[locale]
+timeformat = %H:%M
+dateformat = %Y-%m-%d
+longdateformat = %Y-%m-%d
+datetimeformat = %Y-%m-%d %H:%M
+longdatetimeformat = %Y-%m-%d %H:%M
+local_timezone = UTC
+default_timezone = UTC
+
+[sqlite]
+path = {db}
+"""
+
+FOLLOWUP_CONFIG = """\
+state_dir = "{state}"
+[user]
+name = "Bench User"
+addresses = ["me@bench.example"]
+timezone = "UTC"
+[[accounts]]
+kind = "local"
+name = "bench"
+calendars = ["{calendar}"]
+maildir = "{root}/Maildir"
+contacts = "{root}/contacts"
+followups = "{root}/followups"
+"""
+
+
+def ensure_khal(venv: Path) -> Path:
+    khal = venv / "bin" / "khal"
+    if not khal.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "khal"], check=True)
+    return khal
+
+
+def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of one child process, which must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def repeat(n: int, prepare: Callable[[], None], argv: Sequence[str],
+           env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Median wall and CPU seconds over n runs, `prepare` before each."""
+    walls: list[float] = []
+    cpus: list[float] = []
+    for _ in range(n):
+        prepare()
+        wall, cpu = timed(argv, env)
+        walls.append(wall)
+        cpus.append(cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=5, help="runs per figure (median)")
+    ap.add_argument("--first-repeat", type=int, default=3, help="runs per first-run figure")
+    ap.add_argument("--khal-venv", type=Path, default=Path("/tmp/khal-venv"))
+    args = ap.parse_args()
+    khal = ensure_khal(args.khal_venv)
+    version = subprocess.run([str(khal), "--version"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    followup = [sys.executable, "-m", "followup"]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        calendar = root / "calendar"
+        generate(calendar, args.events, datetime.now(UTC), days=548)  # three years
+        khal_conf = root / "khal.conf"
+        khal_db = root / "khal.db"
+        khal_conf.write_text(KHAL_CONFIG.format(calendar=calendar, db=khal_db))
+        khal_list = [str(khal), "-c", str(khal_conf), "list"]
+        env = {**os.environ, "TZ": "UTC"}
+
+        def fresh_khal() -> None:
+            for p in root.glob("khal.db*"):
+                p.unlink()
+
+        config = root / "followup.toml"
+        config.write_text(FOLLOWUP_CONFIG.format(state=root / "state", root=root,
+                                                 calendar=calendar))
+        run_once = [*followup, "--config", str(config), "--log-level", "error", "run", "--once"]
+
+        def fresh_followup() -> None:
+            for d in ("state", "contacts", "followups", "Maildir"):
+                shutil.rmtree(root / d, ignore_errors=True)
+            for d in ("contacts", "followups", "Maildir/cur", "Maildir/new", "Maildir/tmp"):
+                (root / d).mkdir(parents=True)
+
+        results = {
+            "khal first indexing": repeat(args.first_repeat, fresh_khal, khal_list, env),
+            "khal idle list": repeat(args.repeat, lambda: None, khal_list, env),
+            "followup first run --once": repeat(args.first_repeat, fresh_followup, run_once,
+                                                env),
+            "followup idle run --once": repeat(args.repeat, lambda: None, run_once, env),
+        }
+    print(f"{args.events} events, {version}, {os.cpu_count()} CPUs, load "
+          f"{os.getloadavg()[0]:.1f}; medians of {args.first_repeat} first / "
+          f"{args.repeat} idle runs")
+    print(f"{'':28} {'wall':>8} {'cpu':>8}")
+    for name, (wall, cpu) in results.items():
+        print(f"{name:28} {wall:7.2f}s {cpu:7.2f}s")
+    first = results["followup first run --once"][0] / results["khal first indexing"][0]
+    idle = results["followup idle run --once"][0] / results["khal idle list"][0]
+    print(f"ratio first (followup / khal): {first:.2f}")
+    print(f"ratio idle  (followup / khal): {idle:.2f}")
+
+
+if __name__ == "__main__":
+    main()
