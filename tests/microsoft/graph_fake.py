@@ -507,6 +507,7 @@ class FakeGraph:
                     "_event": None, "_attachments": [], "ccRecipients": [],
                     "hasAttachments": False, "receivedDateTime": _iso(datetime.now(UTC)),
                     "sentDateTime": None, "from": {"emailAddress": {"address": self.me}},
+                    "conversationId": f"conv-{mid}",
                     "_props": {p["id"]: p["value"]
                                for p in body.get("singleValueExtendedProperties", [])}})
         self._touch(msg)

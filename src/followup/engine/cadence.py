@@ -169,13 +169,15 @@ def _close_touch(
     if seen is not None and seen.direction == "sent" and seen.at > state.anchor \
             and seen.message_id and ours and seen.message_id != ours:
         return _conversation(state, seen, c)
+    # The mail shows the touch went out (a provider may still list a sent draft: Graph
+    # keeps its id in Sent Items).
+    if seen is not None and seen.direction == "sent" and seen.at >= written:
+        return _sent_unanswered(c, state, seen)
     if not draft_gone(c, row):
         if state.touches == 1 and row is not None and first_block_deleted(c, row):
             return replace(state, open_touch=False, status="ended",
                            reason="You deleted the first follow-up block: not this person.")
         return state
-    if seen is not None and seen.direction == "sent" and seen.at >= written:
-        return _sent_unanswered(c, state, seen)
     if row is not None and row.state is WriteState.FAILED:
         return replace(state, open_touch=False, anchor=c.now,
                        reason="The last draft could not be written.")
