@@ -17,23 +17,22 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
-import structlog
-
 from followup import __version__
-from followup.config import Config, ConfigError, default_config_path, load_config
-from followup.log import configure_logging, level_for
 from followup.terminal import printable
+
+# Only what `--help` needs is imported up front (it should answer at once); pydantic,
+# structlog and the rest come with the command that uses them.
+if TYPE_CHECKING:
+    from followup.config import Config, ConfigError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
-
-log = structlog.get_logger(__name__)
 
 
 def _common_options(p: argparse.ArgumentParser, *, default: object) -> None:
@@ -159,7 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     command("man", "print the manual page (roff): followup man | man -l -")
     # Company mode (docs/company.md): its own parsers, imported only when these run.
     for name, text in (("admin", "company mode: tenants, accounts, keys, queue status"),
-                       ("worker", "company mode: run account syncs from PostgreSQL")):
+                       ("worker", "company mode: run account syncs from PostgreSQL"),
+                       ("ingest", "company mode: receive push notices, renew channels")):
         # No options of its own (prefix_chars): everything after it, --help too, is passed on.
         company = sub.add_parser(name, help=text, add_help=False, prefix_chars="\0")
         company.add_argument("args", nargs=argparse.REMAINDER)
@@ -167,10 +167,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config_path(args: argparse.Namespace) -> Path:
+    from followup.config import default_config_path
+
     return args.config if args.config else default_config_path()
 
 
 def _load(args: argparse.Namespace, err: TextIO) -> Config | None:
+    from followup.config import ConfigError, load_config
+
     try:
         return load_config(_config_path(args))
     except ConfigError as e:
@@ -237,6 +241,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = sys.stderr
     args = _parser().parse_args(argv)
+    from followup.config import ConfigError
+    from followup.log import configure_logging, level_for
+
     fmt = {"auto": None, "json": True, "console": False}[args.log_format]
     verbosity = -1 if args.quiet else args.verbose
     level = level_for(explicit=args.log_level, verbosity=verbosity, stream=err,
@@ -255,7 +262,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print_config_error(e, err)
         return EXIT_USAGE
     except Exception as e:  # the one place a failure becomes a message, never a traceback
-        log.debug("cli.command_failed", command=args.command, exc_info=True)
+        import structlog
+
+        structlog.get_logger(__name__).debug("cli.command_failed", command=args.command,
+                                             exc_info=True)
         with contextlib.suppress(OSError):  # stderr itself gone: nothing left to tell
             print(f"followup: {printable(explain(e))}", file=err)
         return EXIT_FAILED
@@ -324,6 +334,10 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return run_doctor(_config_path(args), out=out)
     if cmd == "connect":
         return _connect(args, out, err)
+    if cmd == "ingest":
+        from followup.push.admin import main_ingest
+
+        return main_ingest(args.args, out, err)
     if cmd in ("admin", "worker"):
         from followup.company.admin import main_admin, main_worker
 
