@@ -101,7 +101,7 @@ tags = ["fundraising", "seed"]
 @dataclass
 class Seen:
     at: datetime
-    who: str  # the contact's key, or "(batch)" for a block of several
+    who: str  # the contact's key; "a+b" for a block of several
     what: str  # "draft", "call block", "block", "sent", "deleted", "replied", ...
     detail: str = ""
 
@@ -345,12 +345,12 @@ def simulate(
             seen_blocks.add((b.start, b.summary))
             run.blocks.append((now, b))
             named = [c for c in people if c.person.email in b.description]
-            who = named[0].key if len(named) == 1 else "(batch)"
+            who = "+".join(c.key for c in named)  # a weekly batch names several
             what = "call block" if b.summary.startswith("Call ") else "block"
             minutes = int((b.end - b.start).total_seconds() // 60)
             run.timeline.append(Seen(now, who, what, f"{b.start:%a %d %b %H:%M} UTC, "
                                                      f"{minutes} min: {b.summary}"))
-            if who != "(batch)" and by_email[named[0].person.email].delete_first_block \
+            if len(named) == 1 and named[0].delete_first_block \
                     and touches.get(who, 0) == 1:
                 box.delete_block(b)
                 run.timeline.append(Seen(now, who, "deleted block"))
@@ -396,7 +396,7 @@ def simulate(
 def timeline_text(run: Run, keys: list[str]) -> str:
     lines = []
     for s in sorted(run.timeline, key=lambda s: s.at):
-        if s.who in keys:
+        if set(s.who.split("+")) & set(keys):
             day = (s.at - START).days
             lines.append(f"day {day:>3}  {s.at:%a %d %b}  {s.who:<10} {s.what:<13} {s.detail}")
     return "\n".join(lines)
