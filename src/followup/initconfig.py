@@ -256,6 +256,7 @@ def run_init(
         return 1
     detected = detect(home)
     if ask is not None and not yes:
+        print(printable(f"A first config at {path}; Enter keeps the [default]."), file=out)
         try:
             if name is None:
                 name = _ask_until_valid(ask, out, "Your name, as it signs drafts",
