@@ -191,6 +191,12 @@ def test_doctor_flags_config_templates_and_outputs_others_can_write(workspace: P
             in out)
     assert f"[FAIL] account demo: contacts folder {ws / 'contacts'} is writable by everyone" in out
     assert f"templates dir {templates} is writable" not in out  # 0755: fine
+    ws.chmod(0o777)
+    out = run_followup("--config", str(workspace), "doctor").stdout
+    assert f"[FAIL] config folder {ws} is writable by everyone (mode 0777)" in out
+    ws.chmod(0o1777)  # sticky, like /tmp: nobody else can replace the file
+    out = run_followup("--config", str(workspace), "doctor").stdout
+    assert f"config folder {ws} is writable" not in out
 
 
 def test_doctor_checks_that_the_installed_unit_can_write_the_outputs(

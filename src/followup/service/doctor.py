@@ -96,16 +96,22 @@ def check_permissions(config: Config) -> Iterator[Check]:
 
 
 def _others_can_write(path: Path) -> int:
-    """The group/other write bits of `path` (0 when none or when it cannot be read)."""
+    """The group/other write bits of `path` (0 when none, when it cannot be read, or for a
+    sticky folder such as /tmp, where others cannot replace what is yours)."""
     try:
-        return _mode(path) & 0o022
+        mode = path.stat().st_mode
     except OSError:
         return 0
+    if stat.S_ISDIR(mode) and mode & stat.S_ISVTX:
+        return 0
+    return stat.S_IMODE(mode) & 0o022
 
 
 def check_shared_host(config: Config, config_path: Path) -> Iterator[Check]:
     """The config, templates and output folders must not be writable by other users."""
-    watched: list[tuple[str, Path]] = [("config", config_path)]
+    # The config's folder too: whoever may write it can replace the file.
+    watched: list[tuple[str, Path]] = [("config", config_path),
+                                       ("config folder", config_path.resolve().parent)]
     if config.templates_dir:
         tdir = Path(config.templates_dir)
         watched.append(("templates dir", tdir))
