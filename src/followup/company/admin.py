@@ -153,6 +153,10 @@ def main_worker(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
 
 
 def main_admin(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+    from followup.push.admin import is_push_command, main_push_admin
+
+    if is_push_command(argv):  # push channels and organisation-wide connect (push/)
+        return main_push_admin(argv, out, err)
     try:
         return _main_admin(argv, out, err)
     except ConfigError as e:  # settings that the TOML's models refuse: every problem

@@ -31,6 +31,8 @@ log = structlog.get_logger(__name__)
 TESTING_REFRESH_LIFETIME = timedelta(days=7)
 EXPIRING_WARNING = timedelta(days=2)
 REQUIRED_KEYS = ("refresh_token", "client_id", "client_secret")
+# A service account key with a "subject" (push.org_google: organisation-wide connect).
+SERVICE_ACCOUNT = "service_account"
 
 
 def connect_hint(cfg: GoogleAccount) -> str:
@@ -38,6 +40,10 @@ def connect_hint(cfg: GoogleAccount) -> str:
 
 
 def build_credentials(info: dict[str, Any], cfg: GoogleAccount) -> Any:
+    if info.get("type") == SERVICE_ACCOUNT:  # company mode's domain-wide delegation
+        from followup.push.org_google import delegated_credentials
+
+        return delegated_credentials(info, info["subject"], scopes_for(cfg))
     missing = [k for k in REQUIRED_KEYS if not info.get(k)]
     if missing:
         raise AuthError(f"the stored token lacks {', '.join(missing)}: {connect_hint(cfg)}")
@@ -78,6 +84,8 @@ class StoredCredentials:
 
     def persist(self) -> None:
         """After a refresh: write the new access token (and any rotated refresh token)."""
+        if self.info.get("type") == SERVICE_ACCOUNT:
+            return  # a delegated token is minted from the key: nothing worth storing
         fresh = json.loads(self.credentials.to_json())
         self.info = {**self.info, **fresh}
         self.store.save(self.info)
@@ -117,6 +125,9 @@ def credential_info(cfg: GoogleAccount, config: Config, now: datetime) -> Creden
         return CredentialInfo(
             state="missing", message=f"not connected: {connect_hint(cfg)}", path=store.location
         )
+    if info.get("type") == SERVICE_ACCOUNT:
+        return CredentialInfo(state="ok", message="domain-wide delegation (service account)",
+                              path=store.location)
     scopes = tuple(info.get("scopes") or ())
     expires_at = parse_time(info.get("expiry"))
     refresh_at = parse_time(info.get(REFRESH_EXPIRES_AT))

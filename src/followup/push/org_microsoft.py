@@ -1,0 +1,217 @@
+"""Microsoft 365, organisation-wide: application permissions with a certificate.
+
+One app registration per tenant, granted application permissions (Calendars.ReadWrite,
+Mail.ReadWrite, Contacts.ReadWrite) with admin consent, its mailboxes limited to a group
+by an Exchange application access policy or RBAC for Applications (docs/company.md).
+msal's ConfidentialClientApplication signs a client assertion with the certificate's
+private key; the app token (client credentials grant, scope <graph>/.default) is cached
+by msal per app: one token per tenant, whatever the number of mailboxes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+import structlog
+
+from followup.errors import FollowupError
+
+log = structlog.get_logger(__name__)
+
+AUTHORITY = "https://login.microsoftonline.com"
+GRAPH = "https://graph.microsoft.com/v1.0"
+NEEDED_ROLES = ("Calendars.ReadWrite", "Mail.ReadWrite", "Contacts.ReadWrite")
+CONSENT_PAGE = ("Microsoft Entra admin center > Identity > Applications > App registrations > "
+                "(the app) > API permissions > Grant admin consent")
+# What Entra's error codes mean for an administrator.
+AADSTS = {
+    "AADSTS700016": "the app is not registered in this tenant (wrong client ID or tenant ID)",
+    "AADSTS700027": "the certificate is not the one uploaded to the app registration "
+                    "(Certificates & secrets)",
+    "AADSTS7000215": "the client credential is invalid",
+    "AADSTS65001": f"admin consent is missing ({CONSENT_PAGE})",
+    "AADSTS90002": "no such tenant",
+}
+
+
+class OrgAccessError(FollowupError):
+    """The tenant's grant does not allow what followup needs; says what is missing."""
+
+
+@dataclass(frozen=True)
+class AppCredential:
+    tenant_id: str
+    client_id: str
+    certificate_pem: str  # the private key and the certificate, PEM
+    authority_url: str = AUTHORITY
+    graph_url: str = GRAPH
+    ca_bundle: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AppCredential:
+        return cls(**data)
+
+
+_apps: dict[tuple[str, str, str], Any] = {}
+_apps_lock = threading.Lock()
+
+
+def _split_pem(pem: str) -> tuple[str, str]:
+    key_start = pem.find("-----BEGIN")
+    blocks = [b for b in pem[key_start:].split("-----END") if "-----BEGIN" in b]
+    key = next((b for b in blocks if "PRIVATE KEY" in b.split("\n", 1)[0]), None)
+    cert = next((b for b in blocks if "CERTIFICATE" in b.split("\n", 1)[0]), None)
+    if key is None or cert is None:
+        raise OrgAccessError("the certificate file must hold the private key and the "
+                             "certificate, both PEM")
+
+    def whole(block: str) -> str:
+        start = block[block.index("-----BEGIN"):]
+        label = start.split("-----")[1].removeprefix("BEGIN ")
+        return f"{start}-----END {label}-----\n"
+
+    return whole(key), whole(cert)
+
+
+def confidential_app(cred: AppCredential) -> Any:
+    """The tenant's msal app, built once per process (its token cache lives in it)."""
+    import msal
+
+    key = (cred.authority_url, cred.tenant_id, cred.client_id)
+    with _apps_lock:
+        app = _apps.get(key)
+        if app is None:
+            private_key, certificate = _split_pem(cred.certificate_pem)
+            # No thumbprint: msal computes the certificate's SHA-256 one (x5t#S256).
+            app = msal.ConfidentialClientApplication(
+                cred.client_id, authority=f"{cred.authority_url}/{cred.tenant_id}",
+                client_credential={"private_key": private_key, "public_certificate": certificate},
+                verify=cred.ca_bundle or True, instance_discovery=False)
+            _apps[key] = app
+    return app
+
+
+def graph_root(graph_url: str) -> str:
+    """The resource of Graph's .default scope: scheme and host of the Graph URL."""
+    parts = graph_url.split("/")
+    return "/".join(parts[:3])
+
+
+def app_token(cred: AppCredential) -> str:
+    result = confidential_app(cred).acquire_token_for_client(
+        scopes=[graph_root(cred.graph_url) + "/.default"])
+    if "access_token" not in result:
+        raise OrgAccessError(describe(result))
+    return str(result["access_token"])
+
+
+def describe(result: dict[str, Any]) -> str:
+    text = str(result.get("error_description") or result.get("error") or "refused")
+    for code, meaning in AADSTS.items():
+        if code in text:
+            return f"{meaning} ({code})"
+    return text.splitlines()[0]
+
+
+def token_roles(token: str) -> set[str]:
+    """The application permissions granted, from the token's `roles` claim (read, not
+    verified: only to tell the administrator what is missing)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return set(claims.get("roles", []))
+    except (IndexError, ValueError):
+        return set()
+
+
+def session(cred: AppCredential) -> requests.Session:
+    s = requests.Session()
+    if cred.ca_bundle:
+        s.verify = cred.ca_bundle
+    return s
+
+
+def graph_call(cred: AppCredential, method: str, path: str, *, body: Any = None,
+               http: requests.Session | None = None) -> requests.Response:
+    http = http or session(cred)
+    # verify given per request: requests lets $REQUESTS_CA_BUNDLE override a session's.
+    return http.request(method, cred.graph_url.rstrip("/") + path, json=body, timeout=30,
+                        headers={"Authorization": f"Bearer {app_token(cred)}"},
+                        verify=cred.ca_bundle or True)
+
+
+@dataclass
+class AccessReport:
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_access(cred: AppCredential, user: str) -> AccessReport:
+    """Reads one user's calendar with the app token; says exactly what is missing."""
+    try:
+        token = app_token(cred)
+    except OrgAccessError as e:
+        return AccessReport([f"no app token: {e}"])
+    missing = [r for r in NEEDED_ROLES if r not in token_roles(token)]
+    problems = []
+    if missing:
+        problems.append(f"application permissions without admin consent: "
+                        f"{', '.join(missing)} ({CONSENT_PAGE})")
+    r = graph_call(cred, "GET", f"/users/{quote(user)}/calendar/events?$top=1&$select=id")
+    if r.status_code == 403:
+        problems.append(f"{user} is outside the app's mailbox scope (Exchange application "
+                        "access policy or RBAC for Applications: add the user to the group) "
+                        f"or Calendars permission missing: {_graph_error(r)}")
+    elif r.status_code == 404:
+        problems.append(f"{user}: no such user or no Exchange Online mailbox: "
+                        f"{_graph_error(r)}")
+    elif r.status_code >= 400:
+        problems.append(f"reading {user}'s calendar failed: {_graph_error(r)}")
+    return AccessReport(problems)
+
+
+def group_members(cred: AppCredential, group: str) -> list[str]:
+    """A group's (transitive) user members' addresses; `group` is its mail or object id."""
+    http = session(cred)
+    gid = group
+    if "@" in group:
+        r = graph_call(cred, "GET", "/groups?$filter=" + quote(f"mail eq '{group}'") +
+                       "&$select=id", http=http)
+        found = r.json().get("value", []) if r.ok else []
+        if not found:
+            raise OrgAccessError(f"no group with address {group} ({_graph_error(r)})")
+        gid = found[0]["id"]
+    path: str | None = (f"/groups/{gid}/transitiveMembers/microsoft.graph.user"
+                        "?$select=mail,userPrincipalName,accountEnabled")
+    out: list[str] = []
+    while path:
+        r = graph_call(cred, "GET", path, http=http)
+        if not r.ok:
+            raise OrgAccessError(f"listing {group} failed: {_graph_error(r)} (the app needs "
+                                 "GroupMember.Read.All with admin consent)")
+        data = r.json()
+        out += [(u.get("mail") or u["userPrincipalName"]).lower() for u in data.get("value", [])
+                if u.get("accountEnabled", True) and (u.get("mail") or u.get("userPrincipalName"))]
+        link = data.get("@odata.nextLink")
+        path = link[len(cred.graph_url.rstrip("/")):] if link else None
+    return sorted(set(out))
+
+
+def _graph_error(r: requests.Response) -> str:
+    try:
+        err = r.json()["error"]
+        return f"{r.status_code} {err.get('code')}: {err.get('message')}"
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {r.status_code}"

@@ -1,0 +1,288 @@
+"""The periodic renewal: every account that should have channels has them, alive.
+
+Run by `followup ingest` every few minutes (and on demand by `followup admin push renew`),
+by one process at a time (a PostgreSQL advisory lock):
+1. channels of accounts removed or disabled are stopped at the provider and forgotten;
+2. each enabled account gets the channels it lacks (Gmail watch when a Pub/Sub topic is
+   set, a Calendar channel per calendar when a public URL is set, Graph subscriptions on
+   events and messages for app-only Microsoft tenants with a webhook or Event Hubs);
+3. channels are renewed before they lapse: Gmail watch daily, Calendar channels in the
+   last quarter of their life (a new channel, then the old one stopped), Graph
+   subscriptions at half-life or when Graph asked for reauthorization.
+A failure is counted on the channel (status and /metrics show failing channels) and tried
+again next round; polling covers the gap meanwhile.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from followup.company.store import AccountStore
+from followup.push.channels import Channel, ChannelStore, new_secret
+from followup.push.orgstore import OrgStore
+from followup.push.paths import CALENDAR_PATH, GRAPH_LIFECYCLE_PATH, GRAPH_PATH
+from followup.push.providers import ChannelGone, GoogleChannels, GraphChannels
+
+log = structlog.get_logger(__name__)
+
+_RENEW_LOCK = 0x66757035
+GMAIL_EVERY = timedelta(days=1)
+# A channel to a removed account is given up after this many failed stops (it lapses).
+STOP_TRIES = 3
+
+
+@dataclass
+class PushSettings:
+    public_url: str | None = None  # https://push.example.com (webhooks)
+    gmail_topic: str | None = None  # projects/P/topics/T, unless the tenant has its own
+    eventhub_url: str | None = None  # EventHub:https://NS.servicebus.windows.net/...
+    calendar_ttl: timedelta = timedelta(days=7)
+
+    def url(self, path: str) -> str | None:
+        return self.public_url.rstrip("/") + path if self.public_url else None
+
+
+@dataclass
+class RenewReport:
+    created: int = 0
+    renewed: int = 0
+    stopped: int = 0
+    failed: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+GoogleFactory = Callable[[str, Any, dict[str, Any]], GoogleChannels]
+
+
+def google_channels_for(name: str, cfg: Any, info: dict[str, Any]) -> GoogleChannels:
+    from followup.providers.google.credentials import build_credentials
+    from followup.providers.google.transport import SessionHttp
+
+    http = SessionHttp.for_credentials(build_credentials(info, cfg), timeout=cfg.request_timeout)
+    return GoogleChannels(http, cfg.calendar_url, cfg.gmail_url)
+
+
+class Renewer:
+    def __init__(self, engine: Engine, accounts: AccountStore, channels: ChannelStore,
+                 orgs: OrgStore, settings: PushSettings, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 google: GoogleFactory = google_channels_for) -> None:
+        self.engine = engine
+        self.accounts = accounts
+        self.channels = channels
+        self.orgs = orgs
+        self.settings = settings
+        self.clock = clock
+        self.google = google
+        self.urgent: set[str] = set()  # Graph asked to reauthorize these
+        self.kick = threading.Event()
+        self._stop_failures: dict[str, int] = {}
+
+    def reauthorize(self, channel: Channel) -> None:
+        self.urgent.add(channel.id)
+        self.kick.set()
+
+    def run_once(self) -> RenewReport | None:
+        """One round; None when another process holds the renewal lock."""
+        with self.engine.connect() as conn:
+            got = conn.scalar(text("SELECT pg_try_advisory_lock(:ns, hashtext(current_schema()))"),
+                              {"ns": _RENEW_LOCK})
+            conn.commit()
+            if not got:
+                return None
+            try:
+                return self._round()
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:ns, hashtext(current_schema()))"),
+                             {"ns": _RENEW_LOCK})
+                conn.commit()
+
+    def _round(self) -> RenewReport:
+        report = RenewReport()
+        now = self.clock()
+        records = {r.name: r for r in self.accounts.accounts()}
+        by_account: dict[str, list[Channel]] = {}
+        for ch in self.channels.all():
+            record = records.get(ch.account)
+            if record is None or not record.enabled:
+                self._stop(ch, report, record_gone=record is None)
+            else:
+                by_account.setdefault(ch.account, []).append(ch)
+        for name, record in records.items():
+            if not record.enabled or (not record.has_credential and record.kind != "microsoft"):
+                continue
+            try:
+                self._account(name, record.tenant, record.kind, by_account.get(name, []),
+                              now, report)
+            except Exception as e:  # one account's trouble must not stop the round
+                report.failed += 1
+                log.warning("push.account_failed", account=name, error=f"{type(e).__name__}: {e}")
+        if report.created or report.renewed or report.stopped or report.failed:
+            log.info("push.renewed", created=report.created, renewed=report.renewed,
+                     stopped=report.stopped, failed=report.failed)
+        return report
+
+    # --- one account ----------------------------------------------------------------------
+
+    def _config(self, name: str) -> tuple[Any, Any]:
+        config, account = self.accounts.config_for(
+            name, ledger_url="postgresql://unused", state_dir=Path("/nonexistent"))
+        return config, account
+
+    def _account(self, name: str, tenant: str, kind: str, have: list[Channel], now: datetime,
+                 report: RenewReport) -> None:
+        if kind == "google":
+            self._google(name, tenant, have, now, report)
+        elif kind == "microsoft":
+            self._graph(name, tenant, have, now, report)
+
+    def _google(self, name: str, tenant: str, have: list[Channel], now: datetime,
+                report: RenewReport) -> None:
+        grant = self.orgs.get(tenant)
+        topic = (grant.settings.get("pubsub_topic") if grant else None) or \
+            self.settings.gmail_topic
+        address = self.settings.url(CALENDAR_PATH)
+        if not topic and not address:
+            return
+        _, cfg = self._config(name)
+        files = self.accounts.credential(name)
+        info = json.loads(files.get(".json", b"{}"))
+        ops = self.google(name, cfg, info)
+        gmail = [c for c in have if c.kind == "gmail"]
+        if topic:
+            if not gmail:
+                mailbox = info.get("subject") or ops.mailbox()
+                expires = ops.watch_gmail(topic)
+                self.channels.add(id=f"gmail:{name}", account=name, tenant=tenant, kind="gmail",
+                                  resource=mailbox, expires_at=expires, now=now)
+                report.created += 1
+            elif now - gmail[0].renewed_at >= min(GMAIL_EVERY, gmail[0].lifetime() / 2) or \
+                    gmail[0].expires_at <= now:
+                self._attempt(gmail[0], report, lambda: self.channels.renewed(
+                    gmail[0].id, ops.watch_gmail(topic), now=now))
+        if address:
+            calendars = {c.resource: c for c in have if c.kind == "calendar"}
+            for cal in cfg.calendars:
+                old = calendars.get(cal)
+                if old is not None and old.expires_at - now > old.lifetime() / 4:
+                    continue
+                secret = new_secret()
+                opened = ops.watch_calendar(cal, address, secret, self.settings.calendar_ttl)
+                self.channels.add(id=opened.id, account=name, tenant=tenant, kind="calendar",
+                                  resource=cal, resource_id=opened.resource_id, secret=secret,
+                                  expires_at=opened.expires_at, now=now)
+                if old is None:
+                    report.created += 1
+                else:  # the new one is open: the old one can go
+                    report.renewed += 1
+                    self._attempt(old, report, functools.partial(self._close_calendar, ops, old))
+
+    def _graph(self, name: str, tenant: str, have: list[Channel], now: datetime,
+               report: RenewReport) -> None:
+        notify = self.settings.eventhub_url or self.settings.url(GRAPH_PATH)
+        grant = self.orgs.get(tenant)
+        if notify is None or grant is None or grant.provider != "microsoft":
+            return  # delegated Microsoft accounts: polling only (see docs/company.md)
+        from followup.push.org_microsoft import AppCredential
+
+        config, _ = self._config(name)
+        if not config.user.addresses:
+            report.skipped.append(name)
+            return
+        user = config.user.addresses[0]
+        ops = GraphChannels(AppCredential.from_json(grant.secret))
+        lifecycle = None if self.settings.eventhub_url else self.settings.url(GRAPH_LIFECYCLE_PATH)
+        kinds = {c.kind: c for c in have}
+        for kind in GraphChannels.RESOURCES:
+            ch = kinds.get(kind)
+            if ch is not None and ch.expires_at > now and ch.id not in self.urgent and \
+                    now - ch.renewed_at < ch.lifetime() / 2:
+                continue
+            if ch is not None and ch.expires_at > now:
+                try:
+                    expires = ops.renew(ch.id, now)
+                except ChannelGone:
+                    self.channels.remove(ch.id)
+                except Exception as e:
+                    self.channels.failed(ch.id, f"{type(e).__name__}: {e}")
+                    report.failed += 1
+                    continue
+                else:
+                    self.channels.renewed(ch.id, expires, now=now)
+                    self.urgent.discard(ch.id)
+                    report.renewed += 1
+                    continue
+            elif ch is not None:  # lapsed: Graph has deleted it
+                self.channels.remove(ch.id)
+            secret = new_secret()
+            opened = ops.subscribe(kind, user, notify, lifecycle, secret, now)
+            self.channels.add(id=opened.id, account=name, tenant=tenant, kind=kind,
+                              resource=user, secret=secret, expires_at=opened.expires_at, now=now)
+            report.created += 1
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _close_calendar(self, ops: GoogleChannels, old: Channel) -> None:
+        ops.stop_channel(old.id, old.resource_id)
+        self.channels.remove(old.id)
+
+    def _attempt(self, ch: Channel, report: RenewReport, action: Callable[[], Any]) -> None:
+        try:
+            action()
+            report.renewed += 0
+        except Exception as e:
+            self.channels.failed(ch.id, f"{type(e).__name__}: {e}")
+            report.failed += 1
+            log.warning("push.renewal_failed", channel=ch.id, account=ch.account,
+                        error=type(e).__name__)
+        else:
+            if ch.kind == "gmail":
+                report.renewed += 1
+
+    def stop_account(self, name: str) -> int:
+        """Stop every channel of `name` now (forget, removal); returns how many."""
+        report = RenewReport()
+        for ch in self.channels.for_account(name):
+            self._stop(ch, report, record_gone=False, force=True)
+        return report.stopped
+
+    def _stop(self, ch: Channel, report: RenewReport, *, record_gone: bool,
+              force: bool = False) -> None:
+        try:
+            if ch.kind in ("graph_events", "graph_messages"):
+                grant = self.orgs.get(ch.tenant)
+                if grant is not None and grant.provider == "microsoft":
+                    from followup.push.org_microsoft import AppCredential
+
+                    GraphChannels(AppCredential.from_json(grant.secret)).delete(ch.id)
+            elif not record_gone:  # Google needs the account's credential to stop
+                _, cfg = self._config(ch.account)
+                info = json.loads(self.accounts.credential(ch.account).get(".json", b"{}"))
+                ops = self.google(ch.account, cfg, info)
+                if ch.kind == "gmail":
+                    ops.stop_gmail()
+                else:
+                    ops.stop_channel(ch.id, ch.resource_id)
+            # A removed Google account's credential is gone with its row: its channels
+            # lapse by themselves (at most a week) and their notices find no channel.
+        except Exception as e:
+            tries = self._stop_failures.get(ch.id, 0) + 1
+            self._stop_failures[ch.id] = tries
+            self.channels.failed(ch.id, f"stop: {type(e).__name__}: {e}")
+            report.failed += 1
+            if tries < STOP_TRIES and not force:
+                return
+        self.channels.remove(ch.id)
+        report.stopped += 1
+        log.info("push.channel_stopped", channel=ch.id, account=ch.account, kind=ch.kind)
