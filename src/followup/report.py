@@ -28,8 +28,9 @@ _KIND_ORDER = {WriteKind.CONTACT: 0, WriteKind.DRAFT: 1, WriteKind.BLOCK: 2}
 
 
 def _line(text: str = "", *, file: TextIO) -> None:
-    """One line of the report; titles and names from invitations are shown, never obeyed."""
-    print(printable(text), file=file)
+    """One line of the report; titles and names from invitations are shown, never obeyed.
+    A note's line breaks become spaces: one entry stays one line."""
+    print(printable(" ".join(text.splitlines())), file=file)
 
 
 def when(dt: datetime, tz: ZoneInfo) -> str:
