@@ -37,6 +37,7 @@ from followup.core.planner import (
     nurture_due,
     part_key,
     plan_nurture,
+    slowed,
     weekly_slot,
 )
 from followup.core.resources import Resource, load_resources
@@ -309,7 +310,8 @@ def plan_touches(
         c._save(replace(
             state, touches=state.touches + 1, open_touch=email in drafted, anchor=when,
             status="active", asked_at=None, channel="email", given=given,
-            reason="" if state.status == "talking" else state.reason,
+            # Only the slowed cadence is still news; why it paused or was skipped is history.
+            reason=state.reason if slowed(state, c.schedule) else "",
         ))
 
 

@@ -357,15 +357,24 @@ class GmailDrafts:
         message: dict[str, str] = {"raw": base64.urlsafe_b64encode(raw).decode("ascii")}
         if payload.thread_id:  # a later touch: a reply in the thread of the last mail
             message["threadId"] = payload.thread_id
-        body = {"message": message}
         try:
-            made = self._c.caller.create(
-                lambda: self._drafts().create(userId=ME, body=body),
-                lambda: self.find(payload.message_id),
-            )
+            made = self._create({"message": message}, payload)
         except HttpError as e:
-            raise http_error(e, "drafts.create") from None
+            if not (payload.thread_id and getattr(e.resp, "status", None) == 404):
+                raise http_error(e, "drafts.create") from None
+            # The thread is gone (deleted since the history was read): a new thread then.
+            log.info("google.thread_gone", key=key)
+            try:
+                made = self._create({"message": {"raw": message["raw"]}}, payload)
+            except HttpError as e2:
+                raise http_error(e2, "drafts.create") from None
         return self._result(made, WriteOutcome.CREATED)
+
+    def _create(self, body: dict[str, Any], payload: DraftPayload) -> Any:
+        return self._c.caller.create(
+            lambda: self._drafts().create(userId=ME, body=body),
+            lambda: self.find(payload.message_id),
+        )
 
     def _current(self, remote_id: str | None, key_message_id: str | None) -> dict[str, Any] | None:
         if remote_id:
