@@ -15,7 +15,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, select
 
 from engine.test_cycle import Crash
 from engine.world import BOB, JANE, ME, T0, World, make_config, meeting, person
+from followup.config import UserConfig
 from followup.core.state import PersonState
 from followup.engine.cycle import run_cycle
 from followup.ledger import Ledger, WriteRow, WriteState, schema
@@ -335,12 +336,15 @@ ROUNDS = st.lists(
 class Sim:
     """One account on the memory twin and a SQLite ledger, on a simulated clock."""
 
-    def __init__(self, url: str, *, weekly: bool, start: datetime = START) -> None:
+    def __init__(self, url: str, *, weekly: bool, start: datetime = START,
+                 zone: str = "UTC") -> None:
         self.url = url
         self.now = start
         self.provider = MemoryProvider("work", self_addresses=[ME])
         # Touches due every 2 to 4 days: nurture (and its weekly block) within the run.
         config = make_config(cadence_min_days=2, cadence_max_days=4, weekly_batch=weekly)
+        config = config.model_copy(update={"user": UserConfig(
+            **{**config.user.model_dump(), "timezone": zone})})
         self.restarts = 0
         self.meetings = 0
         self.world = World(self._open(), self.provider, config)
@@ -443,10 +447,16 @@ class Sim:
                     f"block {span(b)} inside slot {slot} offered by {o.draft_key}")
 
 
-def met_before(index: int, hours: int) -> PersonState:
+# Where the runs start: a plain week, the week Europe moves its clocks forward, the week it
+# moves them back. The user's zone: half-days and working hours are local.
+STARTS = [START, datetime(2025, 3, 24, 7, 0, tzinfo=UTC), datetime(2025, 10, 20, 6, 0, tzinfo=UTC)]
+ZONES = ["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata"]
+
+
+def met_before(index: int, hours: int, start: datetime = START) -> PersonState:
     """Someone met a month ago whose last touch was `hours` before the start: their next
     touch falls due during the run (cadence of 2 to 4 days)."""
-    anchor = START - timedelta(hours=hours)
+    anchor = start - timedelta(hours=hours)
     return PersonState(email=POOL[index].email, name=POOL[index].name,
                        first_met=anchor - timedelta(days=30), last_meeting_title="Intro",
                        anchor=anchor, touches=1, open_touch=False)
@@ -455,24 +465,25 @@ def met_before(index: int, hours: int) -> PersonState:
 @settings(max_examples=20, deadline=timedelta(seconds=20),
           suppress_health_check=[HealthCheck.too_slow])
 @given(rounds=ROUNDS, weekly=st.booleans(),
-       met=st.dictionaries(st.integers(0, len(POOL) - 1), st.integers(0, 3 * 24), max_size=3))
+       met=st.dictionaries(st.integers(0, len(POOL) - 1), st.integers(0, 3 * 24), max_size=3),
+       start=st.sampled_from(STARTS), zone=st.sampled_from(ZONES))
 def test_no_sequence_of_cycles_faults_and_kills_makes_blocks_collide(
-    rounds: list[Round], weekly: bool, met: dict[int, int]
+    rounds: list[Round], weekly: bool, met: dict[int, int], start: datetime, zone: str
 ) -> None:
-    _label(simulate([step for r in rounds for step in r.steps()], weekly=weekly,
-                    people=[met_before(i, h) for i, h in met.items()]))
+    _label(simulate([step for r in rounds for step in r.steps()], weekly=weekly, start=start,
+                    people=[met_before(i, h, start) for i, h in met.items()], zone=zone))
 
 
 def simulate(
     steps: Sequence[Meet | Busy | Cycle | UserDraft], *, weekly: bool, start: datetime = START,
-    people: Sequence[PersonState] = (),
+    people: Sequence[PersonState] = (), zone: str = "UTC",
 ) -> Sim:
-    """Run `steps` from `start` (with `people` met before), checking after each, then settle
-    without faults; the final state."""
+    """Run `steps` from `start` (with `people` met before, the user in `zone`), checking
+    after each, then settle without faults; the final state."""
     with tempfile.TemporaryDirectory(dir=_memory_folder()) as tmp:
         url = f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
         shutil.copyfile(_template_ledger(), Path(tmp) / "ledger.sqlite3")
-        sim = Sim(url, weekly=weekly, start=start)
+        sim = Sim(url, weekly=weekly, start=start, zone=zone)
         for state in people:
             sim.world.ledger.save_person("work", state)
         try:
