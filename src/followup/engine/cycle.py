@@ -176,6 +176,7 @@ class _Cycle:
         self._held: list[Interval] | None = None  # slots held by earlier drafts (ledger)
         self._deferred_wake: datetime | None = None  # when waiting drafts get their block
         self._busy: list[Interval] | None = None
+        self._blocks: list[Interval] | None = None  # the ledger's blocks, read once a cycle
         self._busy_window: Interval | None = None
         # People as this cycle leaves them; a dry run keeps them here instead of the ledger.
         self._people: dict[str, PersonState] | None = None
@@ -506,13 +507,16 @@ class _Cycle:
         return self._busy
 
     def _ledger_blocks(self) -> list[Interval]:
-        states = (WriteState.PENDING, WriteState.FAILED, WriteState.DONE)
-        return [
-            Interval(row.payload.start, row.payload.end)
-            for row in self.ledger.writes(self.account.name, states=states)
-            if row.kind is WriteKind.BLOCK and isinstance(row.payload, BlockPayload)
-            and row.payload.end > self.now
-        ]
+        """Once a cycle: the blocks it places later are in `taken`."""
+        if self._blocks is None:
+            states = (WriteState.PENDING, WriteState.FAILED, WriteState.DONE)
+            self._blocks = [
+                Interval(row.payload.start, row.payload.end)
+                for row in self.ledger.writes(self.account.name, states=states)
+                if row.kind is WriteKind.BLOCK and isinstance(row.payload, BlockPayload)
+                and row.payload.end > self.now
+            ]
+        return self._blocks
 
     def _ours(self) -> list[Interval]:
         """The follow-up blocks and offered slots among the busy time: what even a block
