@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import re
+import sys
 import secrets
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -23,7 +25,9 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.google.fake_google import HANDLERS, SCOPE_PREFIX, ApiError, FakeGoogle, Grant, Route
+# tests/google is no package: its modules import each other by their plain names.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "google"))
+from fake_google import HANDLERS, SCOPE_PREFIX, ApiError, FakeGoogle, Grant, Route  # noqa: E402
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DIRECTORY_SCOPES = frozenset({
@@ -79,8 +83,9 @@ class FakeGooglePush(FakeGoogle):
         try:
             unverified = jwt.decode(assertion, options={"verify_signature": False})
             public, client_id = self.sa_keys[unverified["iss"]]
-            claims = jwt.decode(assertion, public, algorithms=["RS256"],
-                                audience=self.base + "/token")
+            # google-auth always names Google's token endpoint as the audience.
+            claims = jwt.decode(assertion, public, algorithms=["RS256"], audience=[
+                "https://oauth2.googleapis.com/token", self.base + "/token"])
         except (KeyError, jwt.PyJWTError):
             return 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
         scopes = claims.get("scope", "").split()

@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from tests.microsoft.authority_fake import FakeAuthority
-from tests.microsoft.graph_fake import FakeGraph, Reply
+from microsoft.authority_fake import FakeAuthority
+from microsoft.graph_fake import FakeGraph, Reply
 
 MAX_MINUTES = 10_080
 _current = threading.local()
@@ -89,7 +89,7 @@ class AppAuthority(FakeAuthority):
         assertion = form.get("client_assertion", "")
         try:
             header = jwt.get_unverified_header(assertion)
-            key = app["certs"][header.get("x5t#S256") or ""]
+            key = app["certs"][(header.get("x5t#S256") or "").rstrip("=")]
             jwt.decode(assertion, key, algorithms=["RS256", "PS256"],
                        audience=f"{self.url}/{self.tenant_id}/oauth2/v2.0/token",
                        options={"verify_aud": False})
@@ -116,6 +116,7 @@ class FakeGraphPush(FakeGraph):
         self.groups: dict[str, tuple[str, list[str]]] = {}  # id -> (mail, members)
         self.validation_timeout = 10.0
         self.max_minutes = MAX_MINUTES
+        self.clock = lambda: datetime.now(UTC)  # Graph's own time (tests move it)
 
     # --- app-only access ---------------------------------------------------------------------
 
@@ -203,7 +204,7 @@ class FakeGraphPush(FakeGraph):
             return denied
         expires = datetime.fromisoformat(str(body.get("expirationDateTime", ""))[:19] +
                                          "+00:00")
-        if expires > datetime.now(UTC) + timedelta(minutes=self.max_minutes):
+        if expires > self.clock() + timedelta(minutes=self.max_minutes):
             return 400, {"error": {"code": "ExtensionError", "message": (
                 f"Subscription expiration can only be {self.max_minutes} minutes in the "
                 "future.")}}, {}
@@ -231,7 +232,7 @@ class FakeGraphPush(FakeGraph):
         if sub is None:
             return 404, {"error": {"code": "ResourceNotFound", "message": sid}}, {}
         expires = datetime.fromisoformat(str(body["expirationDateTime"])[:19] + "+00:00")
-        if expires > datetime.now(UTC) + timedelta(minutes=self.max_minutes):
+        if expires > self.clock() + timedelta(minutes=self.max_minutes):
             return 400, {"error": {"code": "ExtensionError", "message": "too far"}}, {}
         sub["expirationDateTime"] = expires.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
         return 200, dict(sub), {}

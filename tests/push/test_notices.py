@@ -4,6 +4,7 @@ handshake and lifecycle notices."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -47,6 +48,8 @@ def test_a_calendar_ping_queues_one_sync_and_duplicates_coalesce(
     for _ in range(5):
         assert _ping(served, cid, SECRET) == 200
     assert wait_for(lambda: channels.get(cid).notices == 5)  # type: ignore[union-attr]
+    assert wait_for(lambda: jobs(engine, account))
+    time.sleep(0.3)  # the last notice's wake-up, queued after its count
     waiting = jobs(engine, account)
     assert len(waiting) == 1  # five notices, one sync
     assert waiting[0].args["reason"].startswith("push: calendar")

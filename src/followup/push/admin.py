@@ -190,11 +190,15 @@ def _tenant_add(args: argparse.Namespace, accounts: AccountStore, orgs: OrgStore
         except (OSError, OrgAccessError) as e:
             raise AdminError(str(e)) from None
         account_settings = _pairs(args.set)
-        cfg = GoogleAccount.model_validate({"kind": "google", "name": "check",
-                                            **account_settings})
+        directory_url = account_settings.pop("directory_url", "https://admin.googleapis.com/")
+        try:
+            cfg = GoogleAccount.model_validate({"kind": "google", "name": "check",
+                                                **account_settings})
+        except ValueError as e:
+            raise AdminError(f"--set: {e}") from None
         report = check_access(key, args.check_user, cfg, admin=args.admin,
-                              directory_url=account_settings.get("directory_url",
-                                                                 "https://admin.googleapis.com/"))
+                              directory_url=directory_url)
+        account_settings["directory_url"] = directory_url
         settings = {"domain": args.domain, "admin": args.admin, "pubsub_topic": args.pubsub_topic,
                     "account": account_settings}
         grant = OrgGrant(args.tenant, "google", settings, key)

@@ -94,7 +94,7 @@ def check_access(info: dict[str, Any], user: str, cfg: GoogleAccount, *,
     problems: list[str] = []
     scopes = list(scopes_for(cfg))
     error = _refused(info, user, scopes)
-    if error is not None and "invalid_grant" in error:
+    if error is not None and ("Invalid email" in error or "User ID" in error):
         problems.append(f"{user}: no such active user in the Workspace domain ({error})")
         return AccessReport(problems)
     if error is not None:

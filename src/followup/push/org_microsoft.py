@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -65,30 +66,27 @@ _apps: dict[tuple[str, str, str], Any] = {}
 _apps_lock = threading.Lock()
 
 
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.*?-----END \1-----", re.S)
+
+
 def _split_pem(pem: str) -> tuple[str, str]:
-    key_start = pem.find("-----BEGIN")
-    blocks = [b for b in pem[key_start:].split("-----END") if "-----BEGIN" in b]
-    key = next((b for b in blocks if "PRIVATE KEY" in b.split("\n", 1)[0]), None)
-    cert = next((b for b in blocks if "CERTIFICATE" in b.split("\n", 1)[0]), None)
+    blocks = {m.group(1): m.group(0) + "\n" for m in _PEM_BLOCK.finditer(pem)}
+    key = next((v for k, v in blocks.items() if k.endswith("PRIVATE KEY")), None)
+    cert = blocks.get("CERTIFICATE")
     if key is None or cert is None:
         raise OrgAccessError("the certificate file must hold the private key and the "
                              "certificate, both PEM")
-
-    def whole(block: str) -> str:
-        start = block[block.index("-----BEGIN"):]
-        label = start.split("-----")[1].removeprefix("BEGIN ")
-        return f"{start}-----END {label}-----\n"
-
-    return whole(key), whole(cert)
+    return key, cert
 
 
-def confidential_app(cred: AppCredential) -> Any:
-    """The tenant's msal app, built once per process (its token cache lives in it)."""
+def confidential_app(cred: AppCredential, *, fresh: bool = False) -> Any:
+    """The tenant's msal app, built once per process (its token cache lives in it);
+    `fresh`: a new one, whose token shows permissions consented a minute ago."""
     import msal
 
     key = (cred.authority_url, cred.tenant_id, cred.client_id)
     with _apps_lock:
-        app = _apps.get(key)
+        app = None if fresh else _apps.get(key)
         if app is None:
             private_key, certificate = _split_pem(cred.certificate_pem)
             # No thumbprint: msal computes the certificate's SHA-256 one (x5t#S256).
@@ -106,8 +104,8 @@ def graph_root(graph_url: str) -> str:
     return "/".join(parts[:3])
 
 
-def app_token(cred: AppCredential) -> str:
-    result = confidential_app(cred).acquire_token_for_client(
+def app_token(cred: AppCredential, *, fresh: bool = False) -> str:
+    result = confidential_app(cred, fresh=fresh).acquire_token_for_client(
         scopes=[graph_root(cred.graph_url) + "/.default"])
     if "access_token" not in result:
         raise OrgAccessError(describe(result))
@@ -161,7 +159,7 @@ class AccessReport:
 def check_access(cred: AppCredential, user: str) -> AccessReport:
     """Reads one user's calendar with the app token; says exactly what is missing."""
     try:
-        token = app_token(cred)
+        token = app_token(cred, fresh=True)
     except OrgAccessError as e:
         return AccessReport([f"no app token: {e}"])
     missing = [r for r in NEEDED_ROLES if r not in token_roles(token)]
