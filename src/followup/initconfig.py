@@ -171,9 +171,11 @@ def _set(text: str, section: str, key: str, value: object) -> str:
 
 def render_config(*, name: str, addresses: list[str], timezone: str, detected: Detected
                   ) -> str:
-    text = example_config()
-    header = ("# Written by `followup init`; every other key shows its default.\n"
-              "# `followup doctor` checks this file; `followup plan` shows what it would do.\n")
+    # The example's opening paragraph is about copying it: replaced by what this file is.
+    text = example_config().split("\n\n", 1)[1]
+    header = ("# followup's config, written by `followup init`; every other key shows its\n"
+              "# default. Relative paths are relative to this file; unknown keys are errors.\n"
+              "# `followup doctor` checks it; `followup plan` shows what it would do.\n\n")
     text = header + text
     text = _set(text, "[user]", "name", name)
     text = _set(text, "[user]", "addresses", addresses)
