@@ -273,3 +273,16 @@ def test_library_errors_are_translated_into_one_line() -> None:
         "No such file or directory: /x/y.ics"
     assert explain(ProviderError("Graph said no")) == "Graph said no"
     assert explain(KeyError("k")).startswith("unexpected KeyError: 'k' (a bug: please report")
+
+
+def test_status_shows_an_error_holding_escapes_inert(workspace: Path) -> None:
+    from followup.config import load_config
+    from followup.ledger import Ledger
+
+    assert followup("--config", str(workspace), "run", "--once").returncode == 0
+    with Ledger.open(load_config(workspace).ledger_url()) as ledger:
+        ledger.set_account_status("demo", last_error="server said \x1b]0;pwned\x07 no")
+    done = followup("--config", str(workspace), "status")
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "server said \\x1b]0;pwned\\x07 no" in done.stdout
