@@ -291,7 +291,8 @@ def plan_touches(
             part += 1
     if not touches:
         return
-    intents = plan_nurture(c.ctx, touches, busy=busy, taken=c.taken, offdays=days, part=part)
+    intents = plan_nurture(c.ctx, touches, busy=busy, taken=c.taken, offdays=days, part=part,
+                           ours=c._ours())
     c._record(intents)
     for i in intents:
         if i.kind is WriteKind.BLOCK and isinstance(i.payload, BlockPayload):
@@ -338,9 +339,10 @@ def nurture_wake(c: _Cycle, state: PersonState) -> datetime | None:
 
 
 def first_start(c: _Cycle) -> bool:
-    """Whether this account has never synced: no source has a cursor yet."""
-    name = c.account.name
-    return all(c.ledger.get_cursor(name, s.name) is None for s in c.account.sources)
+    """Whether this account has yet to complete a real cycle with this ledger (a first start,
+    or a new ledger): `followup plan` before it shows what the first cycle will enrol, and
+    does not use it up."""
+    return c.ledger.adopting(c.account.name)
 
 
 def backfill(c: _Cycle) -> None:
