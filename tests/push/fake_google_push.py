@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import re
-import sys
 import secrets
+import sys
 import threading
 import time
 from pathlib import Path
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 # tests/google is no package: its modules import each other by their plain names.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "google"))
-from fake_google import HANDLERS, SCOPE_PREFIX, ApiError, FakeGoogle, Grant, Route  # noqa: E402
+from fake_google import HANDLERS, SCOPE_PREFIX, ApiError, FakeGoogle, Grant, Route
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DIRECTORY_SCOPES = frozenset({

@@ -17,7 +17,6 @@ from sqlalchemy.engine import Engine
 from followup.company.store import AccountStore
 from followup.push.admin import main_push_admin
 from followup.push.channels import ChannelStore
-
 from microsoft import tls
 
 from .conftest import Served, jobs, wait_for

@@ -154,7 +154,8 @@ class Notices:
             self._wake(out, [channel.account], f"push: {channel.kind} {item.get('changeType')}")
             return out
         out.lifecycle.append(str(event))
-        log.info("push.lifecycle", lifecycle_event=event, channel=channel.id, account=channel.account)
+        log.info("push.lifecycle", lifecycle_event=event, channel=channel.id,
+                 account=channel.account)
         if event == "reauthorizationRequired":
             if self.on_reauthorize is not None:
                 self.on_reauthorize(channel)
