@@ -11,7 +11,9 @@ new signature, so a stale entry is never used.
 RECURRENCE-ID, no DURATION, no METHOD, every value in its simplest form) whose every event lies
 days away from the window holds no meeting for it, so only its UIDs and the start of its next
 event are taken, by a scan of its lines, without the parser. Anything the scan is not sure of
-goes to the parser.
+goes to the parser. The scan does not check events the way the parser does: an event it could
+not read, far from the window, is not reported until the window nears it (it would not be a
+meeting either way).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 # series from years ago may still run, an override may move an occurrence anywhere) and a
 # length the scan does not work out. (A time zone's own RRULE is no event's.)
 _GIVE_UP = frozenset({"RRULE", "RDATE", "EXRULE", "EXDATE", "RECURRENCE-ID", "DURATION"})
+_NAME = re.compile(r"([A-Za-z0-9-]+)[;:]")
+_VALUE_NEEDED = frozenset({"BEGIN", "END", "UID", "DTSTART", "DTEND"})
 _VALUE = re.compile(r"(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})Z?)?")
 
 
@@ -105,13 +109,15 @@ def skim(data: bytes, window: Interval) -> Skim | None:
     for line in _unfolded(text):
         if not line:
             continue
-        colon = line.find(":")
-        if colon < 0:
+        m = _NAME.match(line)
+        if m is None:
             return None
-        head, value = line[:colon], line[colon + 1:]
-        if '"' in head:  # a quoted parameter may hold a colon: not a line to guess at
-            return None
-        name = head.split(";", 1)[0].strip().upper()
+        name = m.group(1).upper()
+        value = ""
+        if name in _VALUE_NEEDED:
+            head, colon, value = line.partition(":")
+            if not colon or '"' in head:  # a quoted parameter may hold a colon: no guessing
+                return None
         if name == "METHOD":  # an answer to an invitation: the parser takes no UID from it
             return None
         if name == "BEGIN":
@@ -147,7 +153,8 @@ def skim(data: bytes, window: Interval) -> Skim | None:
         if event is not None and stack[-1] == "VEVENT":
             if name in _GIVE_UP:
                 return None
-            event.setdefault(name, []).append(value)
+            if name in _VALUE_NEEDED:
+                event.setdefault(name, []).append(value)
     if stack or not uids:
         return None
     return Skim(frozenset(uids), min(after, default=None))
