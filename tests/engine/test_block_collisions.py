@@ -534,6 +534,32 @@ def _memory_folder() -> str | None:
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
+def test_a_weekly_block_with_no_free_time_that_friday_keeps_off_the_first_touch_block() -> None:
+    """Thursday full, Friday full but for 15:00-15:15 (and a 10-minute gap): Thursday's
+    meeting gets the one free slot, Friday 15:00; the weekly batch, planned in the same
+    cycle, finds no room that day and keeps its habit as a conflict, but not at 15:00."""
+    monday = T0 - timedelta(hours=2)  # 08:00
+    thursday, friday = (monday + timedelta(days=d, hours=-8) for d in (3, 4))  # midnight
+
+    def at(when: datetime, now: datetime = monday) -> int:
+        return (when - now) // QUARTER
+
+    steps: list[Meet | Busy | Cycle | UserDraft] = [
+        Busy(at(thursday), 4 * (24 + 15)),  # Thursday 00:00 to Friday 15:00
+        Busy(at(friday + timedelta(hours=15, minutes=15)), 4 * 2),  # 15:15-17:15
+        Busy(at(friday + timedelta(hours=17, minutes=25)), 4 * 6),  # 17:25 on
+        Cycle(minutes=5),
+        Meet(at(thursday + timedelta(hours=13), monday + timedelta(minutes=5)), 60, (1,)),
+        Cycle(minutes=3 * 24 * 60 + 7 * 60 + 10),  # Thursday 15:15
+    ]
+    sim = simulate(steps, weekly=True, start=monday, people=[met_before(0, 24, monday)])
+    blocks = {r.meeting_uid or "weekly": r.payload for r in sim.rows
+              if r.kind is WriteKind.BLOCK and isinstance(r.payload, BlockPayload)}
+    first, weekly = blocks["m1@sim.example"], blocks["weekly"]
+    assert first.start == friday + timedelta(hours=15) and not first.conflict
+    assert weekly.conflict and weekly.start.date() == friday.date()
+
+
 @functools.cache
 def _template_ledger() -> Path:
     """An empty ledger at the schema's head, copied for each example (migrating one takes

@@ -606,6 +606,7 @@ def plan_nurture(
     taken: Sequence[Interval],
     offdays: OffDays | None = None,
     part: int = 0,
+    ours: Sequence[Interval] = (),
 ) -> list[WriteIntent]:
     """Drafts and blocks for the people whose next touch is due (PLAYBOOK §3).
 
@@ -616,6 +617,8 @@ def plan_nurture(
     away, sized to the batch and split when it does not fit one block; otherwise one block
     each, at the first free working slot after the touch is due. People with an open touch,
     paused or ended are left out. `part`: how many blocks this week's batch already has.
+    `ours`: the follow-up blocks and offered slots within `busy`; a block with no free time
+    left may overlap the user's meetings, not these.
     """
     touches = [
         t for t in (_touch_of(ctx, d) for d in due)
@@ -639,6 +642,9 @@ def plan_nurture(
         intents.append(intent)
 
     occupied = [*busy, *taken]
+    # What even a block with no free time left must not overlap: the other follow-up blocks
+    # and the offered slots (`ours`, within `busy`), this cycle's, and those placed here.
+    avoid = [*ours, *taken]
     if ctx.schedule.weekly_batch:
         latest = max(ctx.now, max(t.due for t in touches))
         slot = weekly_slot(ctx, latest, offdays)
@@ -649,13 +655,17 @@ def plan_nurture(
         for i, chunk in enumerate(_chunks(touches, ctx.schedule)):
             minutes = weekly_block_minutes(ctx.schedule, len(chunk))
             # After the weekly time that day, else earlier that day; else keep the habit
-            # and flag the conflict.
+            # and flag the conflict, off the other follow-up blocks when the day allows.
             placement = (
                 _free_only(ctx, start_at, day_end, minutes, occupied)
                 or _free_only(ctx, max(day_begin, ctx.now), start_at, minutes, occupied)
+                or _conflict(_free_only(ctx, start_at, day_end, minutes, avoid)
+                             or _free_only(ctx, max(day_begin, ctx.now), start_at, minutes,
+                                           avoid))
                 or Placement(start_at, start_at + timedelta(minutes=minutes), conflict=True)
             )
             occupied.append(Interval(placement.start, placement.end))
+            avoid.append(Interval(placement.start, placement.end))
             payload = ctx.composer.nurture_block(
                 chunk, start=placement.start, end=placement.end, conflict=placement.conflict,
                 where_drafts_are=ctx.where_drafts_are, tz=tz, drafts=drafts,
@@ -679,10 +689,13 @@ def plan_nurture(
         off = _off_time(offdays, tz, start, NURTURE_SEARCH_DAYS)
         placement = _free_only(
             ctx, start, start + timedelta(days=NURTURE_SEARCH_DAYS), minutes, [*occupied, *off]
-        ) or _first_free(
+        ) or _conflict(_free_only(
+            ctx, start, start + timedelta(days=NURTURE_SEARCH_DAYS), minutes, [*avoid, *off]
+        )) or _first_free(
             ctx, start, start + timedelta(days=NURTURE_SEARCH_DAYS), minutes, off
         ) or Placement(start, start + timedelta(minutes=minutes), conflict=True)
         occupied.append(Interval(placement.start, placement.end))
+        avoid.append(Interval(placement.start, placement.end))
         payload = ctx.composer.nurture_block(
             [t], start=placement.start, end=placement.end, conflict=placement.conflict,
             where_drafts_are=ctx.where_drafts_are, tz=tz, drafts=drafts,
@@ -700,6 +713,11 @@ def plan_nurture(
             )
         )
     return intents
+
+
+def _conflict(placement: Placement | None) -> Placement | None:
+    """A slot free of our own blocks only: on the user's busy time, so a conflict."""
+    return None if placement is None else Placement(placement.start, placement.end, True)
 
 
 def _free_only(
