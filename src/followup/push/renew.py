@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 
 from followup.company.store import AccountStore
 from followup.push.channels import Channel, ChannelStore, new_secret
-from followup.push.orgstore import OrgStore
+from followup.push.orgstore import OrgGrant, OrgStore
 from followup.push.paths import CALENDAR_PATH, GRAPH_LIFECYCLE_PATH, GRAPH_PATH
 from followup.push.providers import ChannelGone, GoogleChannels, GraphChannels
 
@@ -88,6 +88,7 @@ class Renewer:
         self.urgent: set[str] = set()  # Graph asked to reauthorize these
         self.kick = threading.Event()
         self._stop_failures: dict[str, int] = {}
+        self._grants: dict[str, OrgGrant | None] = {}
 
     def reauthorize(self, channel: Channel) -> None:
         self.urgent.add(channel.id)
@@ -111,6 +112,7 @@ class Renewer:
     def _round(self) -> RenewReport:
         report = RenewReport()
         now = self.clock()
+        self._grants = {}
         records = {r.name: r for r in self.accounts.accounts()}
         by_account: dict[str, list[Channel]] = {}
         for ch in self.channels.all():
@@ -140,8 +142,37 @@ class Renewer:
             name, ledger_url="postgresql://unused", state_dir=Path("/nonexistent"))
         return config, account
 
+    def _grant(self, tenant: str) -> OrgGrant | None:
+        if tenant not in self._grants:  # unsealed once per tenant and round
+            self._grants[tenant] = self.orgs.get(tenant)
+        return self._grants[tenant]
+
+    def _due(self, ch: Channel, now: datetime) -> bool:
+        if ch.expires_at <= now or ch.id in self.urgent:
+            return True
+        if ch.kind == "gmail":
+            return now - ch.renewed_at >= min(GMAIL_EVERY, ch.lifetime() / 2)
+        if ch.kind == "calendar":
+            return ch.expires_at - now <= ch.lifetime() / 4
+        return now - ch.renewed_at >= ch.lifetime() / 2  # Graph: half-life
+
+    def _complete(self, kind: str, tenant: str, have: list[Channel]) -> bool:
+        """Has every kind of channel it should (the idle fast path: no credential, no
+        config read for an account whose channels are all fresh)."""
+        kinds = {c.kind for c in have}
+        if kind == "microsoft":
+            return {"graph_events", "graph_messages"} <= kinds
+        grant = self._grant(tenant)
+        topic = (grant.settings.get("pubsub_topic") if grant else None) or \
+            self.settings.gmail_topic
+        return (not topic or "gmail" in kinds) and (
+            not self.settings.public_url or "calendar" in kinds)
+
     def _account(self, name: str, tenant: str, kind: str, have: list[Channel], now: datetime,
                  report: RenewReport) -> None:
+        if have and not any(self._due(c, now) for c in have) and \
+                self._complete(kind, tenant, have):
+            return
         if kind == "google":
             self._google(name, tenant, have, now, report)
         elif kind == "microsoft":
@@ -149,7 +180,7 @@ class Renewer:
 
     def _google(self, name: str, tenant: str, have: list[Channel], now: datetime,
                 report: RenewReport) -> None:
-        grant = self.orgs.get(tenant)
+        grant = self._grant(tenant)
         topic = (grant.settings.get("pubsub_topic") if grant else None) or \
             self.settings.gmail_topic
         address = self.settings.url(CALENDAR_PATH)
@@ -167,15 +198,14 @@ class Renewer:
                 self.channels.add(id=f"gmail:{name}", account=name, tenant=tenant, kind="gmail",
                                   resource=mailbox, expires_at=expires, now=now)
                 report.created += 1
-            elif now - gmail[0].renewed_at >= min(GMAIL_EVERY, gmail[0].lifetime() / 2) or \
-                    gmail[0].expires_at <= now:
+            elif self._due(gmail[0], now):
                 self._attempt(gmail[0], report, lambda: self.channels.renewed(
                     gmail[0].id, ops.watch_gmail(topic), now=now))
         if address:
             calendars = {c.resource: c for c in have if c.kind == "calendar"}
             for cal in cfg.calendars:
                 old = calendars.get(cal)
-                if old is not None and old.expires_at - now > old.lifetime() / 4:
+                if old is not None and not self._due(old, now):
                     continue
                 secret = new_secret()
                 opened = ops.watch_calendar(cal, address, secret, self.settings.calendar_ttl)
@@ -191,7 +221,7 @@ class Renewer:
     def _graph(self, name: str, tenant: str, have: list[Channel], now: datetime,
                report: RenewReport) -> None:
         notify = self.settings.eventhub_url or self.settings.url(GRAPH_PATH)
-        grant = self.orgs.get(tenant)
+        grant = self._grant(tenant)
         if notify is None or grant is None or grant.provider != "microsoft":
             return  # delegated Microsoft accounts: polling only (see docs/company.md)
         from followup.push.org_microsoft import AppCredential
@@ -206,8 +236,7 @@ class Renewer:
         kinds = {c.kind: c for c in have}
         for kind in GraphChannels.RESOURCES:
             ch = kinds.get(kind)
-            if ch is not None and ch.expires_at > now and ch.id not in self.urgent and \
-                    now - ch.renewed_at < ch.lifetime() / 2:
+            if ch is not None and not self._due(ch, now):
                 continue
             if ch is not None and ch.expires_at > now:
                 try:
