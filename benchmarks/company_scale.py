@@ -1,0 +1,601 @@
+"""Company mode at scale: N accounts, procrastinate workers, one PostgreSQL.
+
+    python benchmarks/company_scale.py                      # 200 accounts, a few minutes
+    python benchmarks/company_scale.py --accounts 1000 --chaos
+
+What runs: `--workers` real worker processes (company.worker.run_worker, `--concurrency`
+syncs each) on a schema of its own in the local PostgreSQL (dropped afterwards). The
+accounts are local-provider accounts (vdir calendar, Maildir, vCards) behind a wrapper
+that makes every provider call wait `--latency` seconds (100 ms: a remote API's round
+trip; the wait is a sleep, so it costs no CPU) and counts it. They stand in for the Google
+and Microsoft HTTP fakes: the engine, ledger, queue and leases are the real ones, but the
+providers' client-library CPU is not in the figures (benchmarks/google_idle_cpu.py measures
+it: 18-36 ms per idle Google cycle; docs/scaling.md adds it to the cost model).
+
+Each account has three meetings; 30 % of them have 1-3 external people. Phases:
+
+1. backfill: every account's first sync (jobs/s, CPU);
+2. steady: one meeting per account ends during a `--steady` second window; lag from due
+   time (meeting end, grace 0) to draft created, p50/p95/p99;
+3. burst: `--burst` meetings (default min(500, N/2)) end within one minute; the same lag;
+4. idle: nothing happens for `--idle` seconds: provider calls, syncs and CPU (workers and
+   PostgreSQL separately: /proc of the worker pids and of the schema's backends);
+5. chaos (--chaos): meetings end while a worker is SIGKILLed every `--kill-every` seconds
+   (and restarted), every PostgreSQL session is cut once (pg_terminate_backend), 10 % of the
+   accounts get 429s with Retry-After for a minute, 1 % have their grant revoked. Then
+   every account's writes are checked against what is on disk: 0 duplicates, 0 lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import mailbox
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import text
+
+DEFAULT_DB = "postgresql+psycopg://postgres@localhost:5432/test"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# --- the worker side: a latency-injecting provider wrapper ----------------------------------
+
+_CALLS = {"calls": 0, "cycles": 0}
+_LOCK = threading.Lock()
+_PROVIDER_METHODS = {"changes", "busy", "last_interactions", "ensure", "state", "remove",
+                     "lookup"}
+
+
+class _Slow:
+    """Every provider call waits `latency` seconds and is counted; faults by account."""
+
+    def __init__(self, inner: Any, latency: float, faults: _Faults, account: str) -> None:
+        self._inner, self._latency, self._faults, self._account = inner, latency, faults, account
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in _PROVIDER_METHODS or not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _LOCK:
+                _CALLS["calls"] += 1
+            self._faults.check(self._account)
+            time.sleep(self._latency)
+            return attr(*args, **kwargs)
+
+        return call
+
+
+class _Faults:
+    """Chaos switches, read from files the benchmark writes (workers are other processes)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._read_at = 0.0
+        self.storm: set[str] = set()
+        self.revoked: set[str] = set()
+
+    def check(self, account: str) -> None:
+        from followup.errors import AuthError, TransientError
+
+        if time.monotonic() - self._read_at > 1.0:
+            self._read_at = time.monotonic()
+            self.storm = _names(self.folder / "storm")
+            self.revoked = _names(self.folder / "revoked")
+        if account in self.revoked:
+            raise AuthError("invalid_grant: the grant was revoked (benchmark)")
+        if account in self.storm:
+            raise TransientError("429 Too Many Requests (benchmark)", retry_after=60)
+
+
+def _names(path: Path) -> set[str]:
+    try:
+        return set(path.read_text().split())
+    except OSError:
+        return set()
+
+
+def run_bench_worker(url: str, folder: Path, latency: float, concurrency: int) -> int:
+    import structlog
+
+    from followup.company.worker import run_worker
+    from followup.log import configure_logging
+    from followup.providers import open_account
+
+    configure_logging(json=True, level="warning")
+    faults = _Faults(folder)
+
+    def opener(cfg: Any, config: Any) -> Any:
+        account = open_account(cfg, config)
+        with _LOCK:
+            _CALLS["cycles"] += 1
+        wrap = lambda x: _Slow(x, latency, faults, cfg.name)  # noqa: E731
+        return dataclasses.replace(
+            account, sources=[wrap(s) for s in account.sources],
+            availability=wrap(account.availability), mail=wrap(account.mail),
+            contacts=wrap(account.contacts), drafts=wrap(account.drafts),
+            blocks=wrap(account.blocks),
+            address_book=wrap(account.address_book) if account.address_book else None)
+
+    out = folder / "calls" / f"{os.getpid()}.json"
+    out.parent.mkdir(exist_ok=True)
+
+    def flush() -> None:
+        while True:
+            time.sleep(1.0)
+            with _LOCK:
+                data = json.dumps(_CALLS)
+            tmp = out.with_suffix(".tmp")
+            tmp.write_text(data)
+            tmp.replace(out)
+
+    threading.Thread(target=flush, daemon=True).start()
+    structlog.get_logger("bench").warning("bench.worker", pid=os.getpid())
+    return run_worker(url, concurrency=concurrency, opener=opener, heartbeat=5.0,
+                      stalled_after=15.0, periodic_seconds=60)
+
+
+# --- the benchmark side ---------------------------------------------------------------------
+
+
+def _calendar(root: Path, name: str, meetings: list[tuple[str, datetime, int]],
+              rng: random.Random) -> None:
+    from followup.demo.workspace import Person, make_event
+
+    for uid, end, externals in meetings:
+        people = [Person(f"Colleague {uid}", f"colleague-{uid}@bench.example")]
+        people += [Person(f"Guest {uid} {j}", f"guest{j}-{uid}@co{rng.randrange(10**6)}.example")
+                   for j in range(externals)]
+        start = end - timedelta(minutes=30)
+        ev = make_event(f"{uid}@{name}.bench", f"Meeting {uid}", start, end, people,
+                        description=f"Notes {uid}.")
+        (root / "calendar" / f"{uid}.ics").write_bytes(ev.to_ical())
+
+
+def _mailbox(root: Path) -> None:
+    (root / "calendar").mkdir(parents=True, exist_ok=True)
+    for d in ("contacts", "followups"):
+        (root / d).mkdir(exist_ok=True)
+    md = mailbox.Maildir(root / "Maildir", create=True)
+    md.add_folder("Sent")
+    md.add_folder("Drafts")
+
+
+def _externals(rng: random.Random) -> int:
+    return rng.randint(1, 3) if rng.random() < 0.3 else 0
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tag = f"bench_{uuid.uuid4().hex[:10]}"
+        self.url = (f"{args.database}?options=-csearch_path%3D{self.tag}"
+                    f"&application_name={self.tag}")
+        self.folder = Path(tempfile.mkdtemp(prefix="followup-bench-"))
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.results: dict[str, Any] = {"accounts": args.accounts, "workers": args.workers,
+                                        "concurrency": args.concurrency,
+                                        "latency_ms": args.latency * 1000}
+        self.rng = random.Random(7)
+        self.names = [f"acct{i:05d}" for i in range(args.accounts)]
+
+    # --- set-up -----------------------------------------------------------------------------
+
+    def admin(self) -> psycopg.Connection[Any]:
+        from followup.company.queue import conninfo
+
+        return psycopg.connect(conninfo(self.args.database), autocommit=True)
+
+    def setup(self, t0: datetime) -> None:
+        from followup.company.admin import init_database
+        from followup.company.crypto import KEY_ENV
+        from followup.company.store import AccountStore
+        from followup.ledger.connect import make_engine
+
+        os.environ.setdefault(KEY_ENV, "jFq5M1hKXoFz7d1nM9d7kZl0iDq1o2a2j3yC4bV5x6E=")
+        with self.admin() as conn:
+            conn.execute(f"CREATE SCHEMA {self.tag}")
+        engine = make_engine(self.url)
+        init_database(self.url, engine)
+        self.engine = engine
+        store = AccountStore(engine)
+        from followup.demo.workspace import ADA
+
+        # make_event's organizer is the demo's user: the bench user is her.
+        settings = {"user": {"name": "Ada Lovelace", "addresses": [ADA.email], "domains":
+                             ["bench.example"], "timezone": "UTC"},
+                    "schedule": {"grace_minutes": 0, "working_days": ["mon", "tue", "wed",
+                                 "thu", "fri", "sat", "sun"], "day_start": "00:00",
+                                 "day_end": "23:59"}}
+        for tenant in ("google-co", "microsoft-co"):  # half and half, a bucket each
+            store.add_tenant(tenant, settings)
+        a = self.args
+        steady_from = t0 + timedelta(seconds=a.backfill)
+        self.steady = (steady_from, steady_from + timedelta(seconds=a.steady))
+        burst_at = self.steady[1] + timedelta(seconds=30)
+        self.burst = (burst_at, burst_at + timedelta(seconds=60))
+        burst_n = a.burst if a.burst is not None else min(500, a.accounts // 2)
+        started = time.monotonic()
+        for i, name in enumerate(self.names):
+            root = self.folder / name
+            _mailbox(root)
+            span = (self.steady[1] - self.steady[0]).total_seconds()
+            meetings = [
+                # One ends in the steady window; with externals 30 % of the time.
+                (f"steady{i}", self.steady[0] + timedelta(seconds=self.rng.uniform(0, span)),
+                 _externals(self.rng)),
+                (f"later{i}", t0 + timedelta(days=self.rng.uniform(1, 10)),
+                 _externals(self.rng)),
+                (f"past{i}", t0 - timedelta(days=self.rng.uniform(0.2, 2)),
+                 _externals(self.rng)),
+            ]
+            if i < burst_n:
+                meetings.append((f"burst{i}", self.burst[0] + timedelta(
+                    seconds=self.rng.uniform(0, 60)), self.rng.randint(1, 3)))
+            _calendar(root, name, meetings, self.rng)
+            config = {"kind": "local", "name": name, "calendars": [str(root / "calendar")],
+                      "maildir": str(root / "Maildir"), "contacts": str(root / "contacts"),
+                      "followups": str(root / "followups")}
+            store.add_account("google-co" if i % 2 == 0 else "microsoft-co", config)
+        self.results["setup_seconds"] = round(time.monotonic() - started, 1)
+
+    def start_worker(self) -> None:
+        cmd = [sys.executable, __file__, "worker", "--database", self.url, "--dir",
+               str(self.folder), "--latency", str(self.args.latency), "--concurrency",
+               str(self.args.concurrency)]
+        log = (self.folder / f"worker-{len(self.workers)}.log").open("wb")
+        with log:
+            self.workers.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+
+    def live_workers(self) -> list[subprocess.Popen[bytes]]:
+        return [w for w in self.workers if w.poll() is None]
+
+    # --- measurements -----------------------------------------------------------------------
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far: worker processes, and the schema's PostgreSQL backends."""
+        workers = sum(_proc_cpu(w.pid) for w in self.workers)
+        with self.admin() as conn:
+            pids = [r[0] for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (self.tag,))]
+        return {"workers": workers + self.dead_cpu, "postgres": sum(_proc_cpu(p) for p in pids)}
+
+    def calls(self) -> dict[str, int]:
+        total = {"calls": 0, "cycles": 0}
+        for path in (self.folder / "calls").glob("*.json"):
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            for k in total:
+                total[k] += data.get(k, 0)
+        return total
+
+    def scalar(self, sql: str, **args: Any) -> Any:
+        with self.engine.begin() as conn:
+            return conn.execute(text(sql), args).scalar()
+
+    def lag(self, prefix: str, after: datetime | None = None) -> dict[str, Any]:
+        """Due time to draft created, seconds, for drafts of meetings named `prefix`*."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(text(
+                "SELECT EXTRACT(EPOCH FROM done_at - due) FROM writes WHERE kind = 'draft' "
+                "AND state = 'done' AND meeting_uid LIKE :p AND due >= :after"),
+                {"p": f"{prefix}%", "after": after or datetime(1970, 1, 1, tzinfo=UTC)},
+            ).scalars().all()
+            waiting = conn.execute(text(
+                "SELECT count(*) FROM writes WHERE kind = 'draft' AND state <> 'done' AND "
+                "meeting_uid LIKE :p"), {"p": f"{prefix}%"}).scalar()
+        lags = sorted(float(x) for x in rows)
+        return {"drafts": len(lags), "not_done": waiting, "p50": _pct(lags, 50),
+                "p95": _pct(lags, 95), "p99": _pct(lags, 99), "max": lags[-1] if lags else None}
+
+    def wait_until(self, when: datetime) -> None:
+        while datetime.now(UTC) < when:
+            time.sleep(min(5.0, max(0.1, (when - datetime.now(UTC)).total_seconds())))
+            self.keep_workers()
+
+    def keep_workers(self) -> None:
+        for w in list(self.workers):
+            if w.poll() is not None and not getattr(w, "killed_on_purpose", False):
+                print(f"worker {w.pid} exited with {w.returncode}; see its log",
+                      file=sys.stderr)
+                w.killed_on_purpose = True  # type: ignore[attr-defined]
+
+    # --- phases -----------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        a = self.args
+        t0 = datetime.now(UTC) + timedelta(seconds=5)
+        self.dead_cpu = 0.0
+        self.setup(t0)
+        from followup.company.queue import connector_for, make_app, schedule_sync
+
+        started = time.monotonic()
+        cpu0 = self.cpu()
+        app = make_app(connector_for(self.url))
+        with app.open():  # the first syncs, queued as `admin account add` does
+            for name in self.names:
+                schedule_sync(app, name, "bench")
+        for _ in range(a.workers):
+            self.start_worker()
+        while self.scalar("SELECT count(*) FROM company_accounts WHERE last_sync IS NULL"):
+            time.sleep(1)
+            self.keep_workers()
+            if time.monotonic() - started > 3600:
+                raise SystemExit("backfill did not finish in an hour")
+        took = time.monotonic() - started
+        cpu1 = self.cpu()
+        self.results["backfill"] = {
+            "seconds": round(took, 1), "jobs_per_s": round(a.accounts / took, 1),
+            "worker_cpu_s": round(cpu1["workers"] - cpu0["workers"], 1),
+            "postgres_cpu_s": round(cpu1["postgres"] - cpu0["postgres"], 1)}
+        if datetime.now(UTC) > self.steady[0]:
+            print("note: the backfill ran into the steady window; only meetings due after it "
+                  "count", file=sys.stderr)
+        backfill_done = datetime.now(UTC)
+        self.wait_until(self.steady[1] + timedelta(seconds=30))
+        self.results["steady_lag"] = self.lag("steady", after=backfill_done)
+        cpu_b, calls_b = self.cpu(), self.calls()
+        self.wait_until(self.burst[1] + timedelta(seconds=45))
+        self.results["burst_lag"] = self.lag("burst", after=backfill_done)
+        cpu_c, calls_c = self.cpu(), self.calls()
+        self.results["burst_window"] = {
+            "syncs": calls_c["cycles"] - calls_b["cycles"],
+            "worker_cpu_s": round(cpu_c["workers"] - cpu_b["workers"], 1),
+            "postgres_cpu_s": round(cpu_c["postgres"] - cpu_b["postgres"], 1)}
+        # Quiet: nothing due, no safety poll yet (all were synced minutes ago).
+        idle_from = time.monotonic()
+        time.sleep(a.idle)
+        quiet = time.monotonic() - idle_from
+        cpu_d, calls_d = self.cpu(), self.calls()
+        background = {k: (cpu_d[k] - cpu_c[k]) / quiet for k in cpu_d}
+        # One safety-poll round of every account (what each 15 minutes costs), forced now.
+        round_from = datetime.now(UTC)
+        started = time.monotonic()
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE company_accounts SET next_check_at = now()"))
+        while self.scalar("SELECT count(*) FROM company_accounts WHERE last_sync < :t",
+                          t=round_from):
+            time.sleep(1)
+            self.keep_workers()
+        took = time.monotonic() - started
+        time.sleep(2)  # the workers' call counters are flushed every second
+        cpu_e, calls_e = self.cpu(), self.calls()
+        calls = calls_e["calls"] - calls_d["calls"]
+        poll = a.safety_poll * 60
+        round_cpu = {k: cpu_e[k] - cpu_d[k] - background[k] * (took + 2) for k in cpu_e}
+        self.results["idle"] = {
+            "quiet_seconds": round(quiet), "quiet_syncs": calls_d["cycles"] - calls_c["cycles"],
+            "round_seconds": round(took, 1), "round_syncs": calls_e["cycles"] - calls_d["cycles"],
+            "calls_per_idle_sync": round(calls / max(1, calls_e["cycles"] - calls_d["cycles"]),
+                                         2),
+            "calls_per_account_minute": round(calls / a.accounts / a.safety_poll, 3),
+            "worker_cpu_per_idle_sync_ms": round(
+                1000 * round_cpu["workers"] / max(1, calls_e["cycles"] - calls_d["cycles"]), 1),
+            "postgres_cpu_per_idle_sync_ms": round(
+                1000 * round_cpu["postgres"] / max(1, calls_e["cycles"] - calls_d["cycles"]), 1),
+            "worker_cores": round(background["workers"] + round_cpu["workers"] / poll, 3),
+            "postgres_cores": round(background["postgres"] + round_cpu["postgres"] / poll, 3),
+            "background_cores": round(background["workers"] + background["postgres"], 3)}
+        if a.chaos:
+            self.results["chaos"] = self.chaos_phase()
+        self.results["integrity"] = self.integrity()
+        return self.results
+
+    def chaos_phase(self) -> dict[str, Any]:
+        a = self.args
+        storm = self.rng.sample(self.names, max(1, a.accounts // 10))
+        revoked = self.rng.sample([n for n in self.names if n not in storm],
+                                  max(1, a.accounts // 100))
+        (self.folder / "revoked").write_text("\n".join(revoked))
+        # New meetings, ending while the chaos goes on; every account is told to look (as a
+        # push notice would), so each knows its meeting before it ends.
+        start = datetime.now(UTC) + timedelta(seconds=90)
+        self.chaos = (start, start + timedelta(seconds=a.chaos_seconds))
+        for i, name in enumerate(self.names):
+            _calendar(self.folder / name, name, [(f"chaos{i}", start + timedelta(
+                seconds=self.rng.uniform(0, a.chaos_seconds)), _externals(self.rng))], self.rng)
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE company_accounts SET next_check_at = now()"))
+        self.wait_until(start)
+        (self.folder / "storm").write_text("\n".join(storm))
+        kills = restarts = 0
+        cut = False
+        end = self.chaos[1]
+        next_kill = time.monotonic() + a.kill_every
+        storm_off = time.monotonic() + 60
+        while datetime.now(UTC) < end:
+            time.sleep(1)
+            if time.monotonic() >= storm_off and (self.folder / "storm").exists():
+                (self.folder / "storm").unlink()
+            if not cut and datetime.now(UTC) >= self.chaos[0] + (end - self.chaos[0]) / 2:
+                with self.admin() as conn:  # a PostgreSQL restart, as its clients see it
+                    conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                                 (self.tag,))
+                cut = True
+            if time.monotonic() >= next_kill:
+                live = self.live_workers()
+                if live:
+                    victim = self.rng.choice(live)
+                    self.dead_cpu += _proc_cpu(victim.pid)
+                    victim.killed_on_purpose = True  # type: ignore[attr-defined]
+                    victim.send_signal(signal.SIGKILL)
+                    victim.wait()
+                    kills += 1
+                    self.start_worker()
+                    restarts += 1
+                next_kill = time.monotonic() + a.kill_every
+        # Settle: stalled jobs retried, leases expired, throttles over.
+        self.wait_until(datetime.now(UTC) + timedelta(seconds=a.settle))
+        lag = self.lag("chaos")
+        return {"kills": kills, "restarts": restarts, "connections_cut": cut,
+                "storm_accounts": len(storm), "revoked_accounts": len(revoked),
+                "lag": lag, "revoked": revoked}
+
+    def integrity(self) -> dict[str, Any]:
+        """Every account: objects on disk against the ledger's done writes."""
+        revoked = set(self.results.get("chaos", {}).get("revoked", []))
+        duplicates = lost = pending = 0
+        with self.engine.begin() as conn:
+            rows = conn.execute(text(
+                "SELECT account, kind, count(*) FILTER (WHERE state = 'done'), "
+                "count(*) FILTER (WHERE state = 'pending' AND due <= now()) "
+                "FROM writes GROUP BY account, kind")).all()
+        done: dict[tuple[str, str], int] = {}
+        for account, kind, n_done, n_pending in rows:
+            done[(account, kind)] = n_done
+            if account not in revoked:
+                pending += n_pending
+        for name in self.names:
+            root = self.folder / name
+            on_disk = {"contact": len(list((root / "contacts").glob("*.vcf"))),
+                       "draft": len(list(mailbox.Maildir(root / "Maildir" / ".Drafts",
+                                                          create=False).keys())),
+                       "block": len(list((root / "followups").glob("*.ics")))}
+            for kind, n in on_disk.items():
+                expected = done.get((name, kind), 0)
+                duplicates += max(0, n - expected)
+                lost += max(0, expected - n)
+        return {"duplicates": duplicates, "lost": lost, "due_but_pending": pending}
+
+    def close(self) -> None:
+        for w in self.live_workers():
+            w.terminate()
+        for w in self.workers:
+            try:
+                w.wait(30)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        if hasattr(self, "engine"):
+            self.engine.dispose()
+        with self.admin() as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                         "application_name = %s AND pid <> pg_backend_pid()", (self.tag,))
+            conn.execute(f"DROP SCHEMA IF EXISTS {self.tag} CASCADE")
+        if not self.args.keep:
+            import shutil
+
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / TICK
+
+
+def _pct(values: list[float], p: int) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 1)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[p - 1], 1)
+
+
+def print_table(r: dict[str, Any]) -> None:
+    def lag(x: dict[str, Any]) -> str:
+        return (f"p50 {x['p50']} s, p95 {x['p95']} s, p99 {x['p99']} s, max {x['max']} s "
+                f"({x['drafts']} drafts, {x['not_done']} not done)")
+
+    n = r["accounts"]
+    b, i = r["backfill"], r["idle"]
+    rows = [
+        ("accounts / workers x concurrency", f"{n} / {r['workers']} x {r['concurrency']}, "
+         f"{r['latency_ms']:.0f} ms per provider call"),
+        ("backfill (first sync of all)", f"{b['seconds']} s, {b['jobs_per_s']} jobs/s"),
+        ("backfill CPU per 1,000 accounts", f"workers {b['worker_cpu_s'] * 1000 / n:.1f} s, "
+         f"PostgreSQL {b['postgres_cpu_s'] * 1000 / n:.1f} s"),
+        ("lag due -> draft, steady", lag(r["steady_lag"])),
+        ("lag due -> draft, burst", lag(r["burst_lag"])),
+        ("burst window CPU", f"workers {r['burst_window']['worker_cpu_s']} s, PostgreSQL "
+         f"{r['burst_window']['postgres_cpu_s']} s, {r['burst_window']['syncs']} syncs"),
+        ("idle sync (safety poll)", f"{i['calls_per_idle_sync']} provider calls, CPU workers "
+         f"{i['worker_cpu_per_idle_sync_ms']} ms + PostgreSQL "
+         f"{i['postgres_cpu_per_idle_sync_ms']} ms; all {n} in {i['round_seconds']} s"),
+        ("idle: provider calls / account / minute", f"{i['calls_per_account_minute']} "
+         "(one safety poll per account per 15 min)"),
+        ("idle CPU (cores)", f"workers {i['worker_cores']}, PostgreSQL {i['postgres_cores']} "
+         f"(of which sweeps and heartbeats {i['background_cores']})"),
+        ("idle CPU per 1,000 accounts (cores)",
+         f"workers {i['worker_cores'] * 1000 / n:.3f}, "
+         f"PostgreSQL {i['postgres_cores'] * 1000 / n:.3f}"),
+    ]
+    if "chaos" in r:
+        c = r["chaos"]
+        rows.append(("chaos", f"{c['kills']} kill -9, connections cut: {c['connections_cut']}, "
+                     f"429 storm on {c['storm_accounts']}, {c['revoked_accounts']} revoked"))
+        rows.append(("lag due -> draft, chaos", lag(c["lag"])))
+    g = r["integrity"]
+    rows.append(("duplicates / lost / due but pending",
+                 f"{g['duplicates']} / {g['lost']} / {g['due_but_pending']}"))
+    width = max(len(k) for k, _ in rows)
+    print()
+    for k, v in rows:
+        print(f"| {k.ljust(width)} | {v}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd")
+    w = sub.add_parser("worker")
+    w.add_argument("--database", required=True)
+    w.add_argument("--dir", type=Path, required=True)
+    w.add_argument("--latency", type=float, default=0.1)
+    w.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--database", default=os.environ.get("FOLLOWUP_TEST_POSTGRES", DEFAULT_DB))
+    p.add_argument("--accounts", type=int, default=200)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--concurrency", type=int, default=8, help="syncs at once per worker")
+    p.add_argument("--latency", type=float, default=0.1, help="seconds per provider call")
+    p.add_argument("--backfill", type=float, default=None,
+                   help="seconds allowed for the first syncs (default: 60 + 0.12 s each)")
+    p.add_argument("--steady", type=float, default=120.0)
+    p.add_argument("--burst", type=int, default=None)
+    p.add_argument("--idle", type=float, default=60.0, help="seconds of quiet measured")
+    p.add_argument("--safety-poll", type=float, default=15.0, help="minutes (the default)")
+    p.add_argument("--chaos", action="store_true")
+    p.add_argument("--chaos-seconds", type=float, default=180.0)
+    p.add_argument("--kill-every", type=float, default=45.0)
+    p.add_argument("--settle", type=float, default=150.0)
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--keep", action="store_true", help="keep the accounts' folders")
+    args = p.parse_args()
+    if args.cmd == "worker":
+        return run_bench_worker(args.database, args.dir, args.latency, args.concurrency)
+    if args.backfill is None:
+        args.backfill = 60 + 0.12 * args.accounts
+    bench = Bench(args)
+    try:
+        results = bench.run()
+    finally:
+        bench.close()
+    results.get("chaos", {}).pop("revoked", None)
+    print(json.dumps(results, indent=2, default=str))
+    print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
