@@ -41,6 +41,7 @@ class FakeGooglePush(FakeGoogle):
                  watch_ttl: float = 7 * 86400, channel_ttl_cap: float = 30 * 86400) -> None:
         super().__init__(user=user)
         self.domain = domain
+        self.now = time.time  # the clock of expirations (a benchmark simulates days)
         self.watch_ttl = watch_ttl
         self.channel_ttl_cap = channel_ttl_cap
         self.watches: dict[str, dict[str, Any]] = {}  # mailbox -> topic, expiration
@@ -107,7 +108,7 @@ class FakeGooglePush(FakeGoogle):
         topic = body.get("topicName", "")
         if not re.fullmatch(r"projects/[^/]+/topics/[^/]+", topic):
             raise ApiError(400, "invalidArgument", "Invalid topicName")
-        expiration = int((time.time() + self.watch_ttl) * 1000)
+        expiration = int((self.now() + self.watch_ttl) * 1000)
         self.watches[self.user] = {"topic": topic, "expiration": expiration,
                                    "labelIds": body.get("labelIds")}
         return {"historyId": str(self.history_id), "expiration": str(expiration)}
@@ -125,7 +126,7 @@ class FakeGooglePush(FakeGoogle):
         ttl = min(float((body.get("params") or {}).get("ttl", 604800)), self.channel_ttl_cap)
         channel = {"id": body["id"], "resourceId": "res-" + secrets.token_hex(6),
                    "calendar": cid, "address": body["address"], "token": body.get("token"),
-                   "expiration": str(int((time.time() + ttl) * 1000)), "number": 0}
+                   "expiration": str(int((self.now() + ttl) * 1000)), "number": 0}
         self.channels[body["id"]] = channel
         threading.Thread(target=self._ping, args=(channel, "sync"), daemon=True).start()
         return {"kind": "api#channel", "id": channel["id"], "resourceId": channel["resourceId"],
@@ -154,7 +155,7 @@ class FakeGooglePush(FakeGoogle):
     def ping_calendar(self, cid: str | None = None) -> list[int]:
         """What Google sends each live channel on `cid` (default primary) after a change."""
         cid = self._cal(cid or "primary")
-        now_ms = time.time() * 1000
+        now_ms = self.now() * 1000
         live = [c for c in list(self.channels.values())
                 if c["calendar"] == cid and float(c["expiration"]) > now_ms]
         return [self._ping(c, "exists") for c in live]

@@ -162,12 +162,19 @@ def check_access(cred: AppCredential, user: str) -> AccessReport:
         token = app_token(cred, fresh=True)
     except OrgAccessError as e:
         return AccessReport([f"no app token: {e}"])
+    except (requests.RequestException, ValueError) as e:  # msal: unreachable, bad metadata
+        return AccessReport([f"cannot reach the authority {cred.authority_url}: "
+                             f"{type(e).__name__}"])
     missing = [r for r in NEEDED_ROLES if r not in token_roles(token)]
     problems = []
     if missing:
         problems.append(f"application permissions without admin consent: "
                         f"{', '.join(missing)} ({CONSENT_PAGE})")
-    r = graph_call(cred, "GET", f"/users/{quote(user)}/calendar/events?$top=1&$select=id")
+    try:
+        r = graph_call(cred, "GET", f"/users/{quote(user)}/calendar/events?$top=1&$select=id")
+    except requests.RequestException as e:
+        return AccessReport([*problems, f"cannot reach Graph at {cred.graph_url}: "
+                             f"{type(e).__name__}"])
     if r.status_code == 403:
         problems.append(f"{user} is outside the app's mailbox scope (Exchange application "
                         "access policy or RBAC for Applications: add the user to the group) "
