@@ -462,7 +462,7 @@ def met_before(index: int, hours: int, start: datetime = START) -> PersonState:
                        anchor=anchor, touches=1, open_touch=False)
 
 
-@settings(max_examples=20, deadline=timedelta(seconds=20),
+@settings(max_examples=15, deadline=timedelta(seconds=20),
           suppress_health_check=[HealthCheck.too_slow])
 @given(rounds=ROUNDS, weekly=st.booleans(),
        met=st.dictionaries(st.integers(0, len(POOL) - 1), st.integers(0, 3 * 24), max_size=3),
