@@ -160,6 +160,12 @@ class FakeGraphPush(FakeGraph):
             return denied
         return self._events_list(q, body)
 
+    def _user_read(self, role: str) -> Any:
+        def read(q: dict[str, str], body: Any, user: str) -> Reply:
+            denied = self._user(user, role)
+            return denied if denied is not None else (200, {"value": []}, {})
+        return read
+
     def _groups(self, q: dict[str, str], body: Any) -> Reply:
         wanted = q.get("$filter", "").removeprefix("mail eq ").strip("'").lower()
         found = [{"id": gid} for gid, (mail, _) in self.groups.items() if mail == wanted]
@@ -248,6 +254,9 @@ class FakeGraphPush(FakeGraph):
             ("PATCH", r"/subscriptions/([^/]+)", "subscriptions.update", self._sub_patch),
             ("DELETE", r"/subscriptions/([^/]+)", "subscriptions.delete", self._sub_delete),
             ("GET", r"/users/([^/]+)/calendar/events", "users.events", self._user_events),
+            ("GET", r"/users/([^/]+)/messages", "users.messages", self._user_read("Mail.")),
+            ("GET", r"/users/([^/]+)/contacts", "users.contacts",
+             self._user_read("Contacts.")),
             ("GET", r"/groups", "groups.list", self._groups),
             ("GET", r"/groups/([^/]+)/transitiveMembers/microsoft\.graph\.user",
              "groups.members", self._members),

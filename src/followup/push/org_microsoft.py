@@ -27,7 +27,6 @@ log = structlog.get_logger(__name__)
 
 AUTHORITY = "https://login.microsoftonline.com"
 GRAPH = "https://graph.microsoft.com/v1.0"
-NEEDED_ROLES = ("Calendars.ReadWrite", "Mail.ReadWrite", "Contacts.ReadWrite")
 CONSENT_PAGE = ("Microsoft Entra admin center > Identity > Applications > App registrations > "
                 "(the app) > API permissions > Grant admin consent")
 # What Entra's error codes mean for an administrator.
@@ -156,8 +155,17 @@ class AccessReport:
         return not self.problems
 
 
+# What one read per permission proves: (Graph path under /users/{user}, permission).
+_READS = (("/calendar/events?$top=1&$select=id", "Calendars.ReadWrite"),
+          ("/messages?$top=1&$select=id", "Mail.ReadWrite"),
+          ("/contacts?$top=1&$select=id", "Contacts.ReadWrite"))
+
+
 def check_access(cred: AppCredential, user: str) -> AccessReport:
-    """Reads one user's calendar with the app token; says exactly what is missing."""
+    """Reads one user's calendar, mail and contacts with the app token, as followup would;
+    says exactly what is missing. A read that works is proof enough (RBAC for Applications
+    grants in Exchange, not in the token's roles); a refused one is explained with the
+    token's roles: a permission without admin consent, or the user outside the scope."""
     try:
         token = app_token(cred, fresh=True)
     except OrgAccessError as e:
@@ -165,25 +173,31 @@ def check_access(cred: AppCredential, user: str) -> AccessReport:
     except (requests.RequestException, ValueError) as e:  # msal: unreachable, bad metadata
         return AccessReport([f"cannot reach the authority {cred.authority_url}: "
                              f"{type(e).__name__}"])
-    missing = [r for r in NEEDED_ROLES if r not in token_roles(token)]
-    problems = []
-    if missing:
-        problems.append(f"application permissions without admin consent: "
-                        f"{', '.join(missing)} ({CONSENT_PAGE})")
-    try:
-        r = graph_call(cred, "GET", f"/users/{quote(user)}/calendar/events?$top=1&$select=id")
-    except requests.RequestException as e:
-        return AccessReport([*problems, f"cannot reach Graph at {cred.graph_url}: "
-                             f"{type(e).__name__}"])
-    if r.status_code == 403:
-        problems.append(f"{user} is outside the app's mailbox scope (Exchange application "
-                        "access policy or RBAC for Applications: add the user to the group) "
-                        f"or Calendars permission missing: {_graph_error(r)}")
-    elif r.status_code == 404:
-        problems.append(f"{user}: no such user or no Exchange Online mailbox: "
-                        f"{_graph_error(r)}")
-    elif r.status_code >= 400:
-        problems.append(f"reading {user}'s calendar failed: {_graph_error(r)}")
+    roles = token_roles(token)
+    problems: list[str] = []
+    unconsented: list[str] = []
+    for path, permission in _READS:
+        try:
+            r = graph_call(cred, "GET", f"/users/{quote(user)}{path}")
+        except requests.RequestException as e:
+            return AccessReport([*problems, f"cannot reach Graph at {cred.graph_url}: "
+                                 f"{type(e).__name__}"])
+        if r.status_code == 404:
+            return AccessReport([f"{user}: no such user or no Exchange Online mailbox: "
+                                 f"{_graph_error(r)}"])
+        if r.status_code == 403 and permission not in roles:
+            unconsented.append(permission)
+        elif r.status_code == 403:
+            problems.append(f"{user} is outside the app's mailbox scope for {permission} "
+                            "(Exchange application access policy or RBAC for Applications: "
+                            f"add the user to the group): {_graph_error(r)}")
+        elif r.status_code >= 400:
+            problems.append(f"reading {user}'s {permission.split('.')[0].lower()} failed: "
+                            f"{_graph_error(r)}")
+    if unconsented:
+        problems.insert(0, f"application permissions without admin consent: "
+                        f"{', '.join(unconsented)} ({CONSENT_PAGE}), or no RBAC for "
+                        "Applications assignment for them")
     return AccessReport(problems)
 
 
