@@ -3,7 +3,10 @@
 A block the ledger knows but the calendar does not show yet (pending, waiting for its retry
 after a failed insert, recorded by a process that died before writing it) still holds its
 slot: a meeting planned in a later cycle, or by a later process, takes another one. The
-slots earlier drafts proposed are held too: no block lands in one.
+slots drafts proposed are held too: no block lands in one. With no free time at all (a
+conference week) a block may overlap the user's meetings, never another block or an offer.
+The property test runs any sequence of meetings, busy time, cycles, faults, kills and the
+user's sends or deletions, and checks all of it after every step.
 """
 
 from __future__ import annotations
