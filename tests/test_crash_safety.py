@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import mailbox
 import os
-import re
 import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
@@ -98,8 +98,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[datetime, dict[
     objects = _objects(root)
     assert len(objects["contacts"]) == 3
     # One draft per person or one per meeting: each person is in exactly one draft.
-    addressed = sorted(a.lower() for to in objects["drafts"] for a in re.findall(
-        r"<([^>]+)>", to))
+    addressed = sorted(a.lower() for _, a in getaddresses(objects["drafts"]))
     assert addressed == objects["contacts"]
     assert _run(config).returncode == 0
     assert _objects(root) == objects, "a second run must create nothing new"

@@ -972,10 +972,14 @@ def _account_status(row: Row[Any]) -> AccountStatus:
 
 
 def _sqlite_check(engine: Engine, pragma: str) -> list[str]:
-    """SQLite's own check of the file: [] when it says "ok", else what it found."""
+    """SQLite's own check of the file: [] when it says "ok", else what it found, one line
+    each (a row may hold several lines, headed "*** in database main ***")."""
     with engine.connect() as conn:
         found = [str(r[0]) for r in conn.exec_driver_sql(f"PRAGMA {pragma}")]
-    return [] if found == ["ok"] else found
+    if found == ["ok"]:
+        return []
+    lines = [line.strip() for row in found for line in row.splitlines()]
+    return [line for line in lines if line and not line.startswith("***")] or ["damaged"]
 
 
 def integrity_problems(engine: Engine) -> list[str]:
