@@ -11,6 +11,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 
@@ -148,6 +149,27 @@ def test_a_rule_nobody_foresaw_costs_its_event_only() -> None:
                             window=SYNC, default_tz=BERLIN)
     assert [m.uid for m in parsed.meetings] == ["beside"]
     assert parsed.errors == ["event 1 in w.ics: its repetition cannot be worked out"]
+
+
+def test_a_time_zone_whose_rule_repeats_every_second_is_not_used() -> None:
+    zone = (
+        "BEGIN:VTIMEZONE\r\nTZID:Hostile Standard Time\r\n"
+        "BEGIN:STANDARD\r\nDTSTART:19670101T000000\r\nRRULE:FREQ=SECONDLY\r\n"
+        "TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0000\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+    )
+    event = (f"UID:z\r\n{STAMP}DTSTART;TZID=Hostile Standard Time:20250110T100000\r\n"
+             "DTEND;TZID=Hostile Standard Time:20250110T110000")
+    with bounded(seconds=5, megabytes=30):
+        parsed = parse_calendar(vcal(event, header=zone), source="tz.ics", window=SYNC,
+                                default_tz=BERLIN)
+        # icalendar keeps zones for the whole process: a later file naming it is safe too.
+        later = parse_calendar(vcal(event), source="later.ics", window=SYNC, default_tz=BERLIN)
+    for p in (parsed, later):
+        [m] = p.meetings
+        assert m.start.replace(tzinfo=None).hour == 10 and m.start.utcoffset() == timedelta(
+            hours=1)  # read in the user's zone
+    assert parsed.notes == ["tz.ics: the time zone at line 4 is not plausible; times that name "
+                            "it are read in Europe/Berlin"]
 
 
 def _many_events(n: int) -> str:

@@ -22,6 +22,7 @@ rules live in one place:
 from __future__ import annotations
 
 import hashlib
+import re
 import time as clock
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -73,9 +74,9 @@ OccurrenceKey = tuple[str, datetime]  # (UID, occurrence start as the series nam
 ANSWER_METHODS = frozenset({"REPLY", "COUNTER", "DECLINECOUNTER", "REFRESH"})
 
 # Caps. A sync window is a few weeks: a thousand occurrences of one series in it is already
-# one every half hour; twenty thousand in one file is no one's calendar of meetings.
+# one every half hour; ten thousand in one file is no one's calendar of meetings.
 MAX_PER_SERIES = 1_000
-MAX_OCCURRENCES = 20_000
+MAX_OCCURRENCES = 10_000
 MAX_TITLE = 500  # SUMMARY and LOCATION, in characters
 MAX_DESCRIPTION = 20_000  # characters of text, after HTML is stripped
 _MAX_RAW_DESCRIPTION = 200_000  # read at most this much of a DESCRIPTION before stripping
@@ -239,7 +240,11 @@ def _uid(event: VEvent) -> str:
     if uid:
         return uid
     # RFC 5545 requires a UID, some booking sites omit it: derive a stable one.
-    digest = hashlib.sha256(event.to_ical()).hexdigest()[:32]
+    try:
+        content = event.to_ical()
+    except Exception:  # a value icalendar cannot write back (a broken PERIOD)
+        content = repr(sorted((k, str(v)) for k, v in event.property_items())).encode()
+    digest = hashlib.sha256(content).hexdigest()[:32]
     return f"followup-no-uid-{digest}"
 
 
@@ -347,7 +352,13 @@ class _Reader:
         for block in events:
             self.index += 1
             self.tick()
-            read = self._event(block, self.index, wr_zone)
+            try:
+                read = self._event(block, self.index, wr_zone)
+            except ParsingStopped:
+                raise
+            except Exception:  # a value no repair foresaw: lose this event, never the file
+                self.unreadable(self.index, None, "it cannot be read")
+                continue
             if read is not None:
                 uid, event = read
                 groups.setdefault(uid, []).append((self.index, event))
@@ -356,7 +367,16 @@ class _Reader:
 
     def _timezone(self, block: Block) -> None:
         """Parsing a VTIMEZONE registers it with icalendar, for the events that name it
-        (before or after it: RFC 5545 allows forward references)."""
+        (before or after it: RFC 5545 allows forward references).
+
+        icalendar keeps it for the whole process, and works out every offset in it from its
+        rules: a zone whose daylight rule repeats every second would make every later time
+        in that zone, in any file, cost minutes. Such a zone is not registered at all.
+        """
+        if not _plausible_zone(block.lines):
+            self.note(0, f"the time zone at line {block.line} is not plausible; times that "
+                         f"name it are read in {self.default_tz}")
+            return
         try:
             Component.from_ical(block.text)
         except Exception:
@@ -526,6 +546,28 @@ class _Reader:
         if start is not None and (self.result.next_start is None
                                   or start < self.result.next_start):
             self.result.next_start = start
+
+
+_ZONE_FREQ = re.compile(r"FREQ\s*=\s*([A-Z]+)", re.IGNORECASE)
+_MAX_ZONE_PARTS = 200  # STANDARD/DAYLIGHT blocks; real zones have a few dozen at most
+_MAX_ZONE_DATES = 2_000  # RDATE values, all blocks together
+
+
+def _plausible_zone(lines: list[str]) -> bool:
+    """Whether a VTIMEZONE's text looks like a time zone: yearly (or monthly) rules, a
+    bounded number of transitions."""
+    parts = dates = 0
+    for line in lines:
+        key = line.lstrip().upper()
+        if key.startswith("BEGIN:"):
+            parts += 1
+        elif key.startswith("RRULE"):
+            match = _ZONE_FREQ.search(line)
+            if match is None or match.group(1).upper() not in ("YEARLY", "MONTHLY"):
+                return False
+        elif key.startswith("RDATE"):
+            dates += line.count(",") + 1
+    return parts <= _MAX_ZONE_PARTS and dates <= _MAX_ZONE_DATES
 
 
 def _calendar_of(events: list[VEvent], until: datetime) -> Calendar:
