@@ -59,6 +59,8 @@ RECONNECT_WAIT = timedelta(hours=6)
 # Requests a write costs a provider, roughly (lookup and create): charged to the bucket.
 REQUESTS_PER_WRITE = 2.0
 SWEEP_BATCH = 5000
+# The soonest a sync queues the next one when its next_due has passed already.
+RESYNC_GAP = timedelta(seconds=30)
 
 Opener = Callable[[AccountConfig, Config], Account]
 
@@ -187,7 +189,9 @@ class Worker:
         written = sum(report.writes.values())
         self.buckets.charge(record.kind, record.tenant, written * REQUESTS_PER_WRITE)
         if report.next_due is not None and report.next_due < next_check:
-            self._schedule(name, "due", max(report.next_due, finished))
+            # Something the cycle could not do yet (a write claimed by a live process,
+            # writes cut short) is due already: look again soon, not in a hot loop.
+            self._schedule(name, "due", max(report.next_due, finished + RESYNC_GAP))
         bound.info("sync.done", seconds=round((finished - now).total_seconds(), 3),
                    writes=written, errors=len(report.errors))
         return "done"
@@ -237,7 +241,9 @@ class Worker:
                 "  a.name AND j.status = 'todo' AND (j.scheduled_at IS NULL "
                 "  OR j.scheduled_at <= now()))) "
                 # ...or something is due before the check time, and no job waits for it.
+                # (A next_due the last sync saw pass already has its own retry job.)
                 "OR (a.next_due_at IS NOT NULL AND a.next_due_at < a.next_check_at "
+                "  AND (a.last_sync IS NULL OR a.next_due_at > a.last_sync) "
                 "  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.queueing_lock = "
                 "  a.name AND j.status = 'todo'))) "
                 "ORDER BY a.next_check_at NULLS FIRST LIMIT :n"), {"n": SWEEP_BATCH}).all()
