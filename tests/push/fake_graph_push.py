@@ -16,6 +16,7 @@ role is missing), /groups?$filter=mail eq and transitiveMembers.
 from __future__ import annotations
 
 import base64
+import re
 import json
 import secrets
 import threading
@@ -153,6 +154,22 @@ class FakeGraphPush(FakeGraph):
                                    "configured AppOnly AccessPolicy settings." if roles else
                                    "Access is denied. Check credentials and try again."}}, {}
         return None
+
+    def _route(self, method: str, path: str, q: dict[str, str], body: Any) -> Reply:
+        """/users/{the mailbox}/... with an app token is /me/... (the one mailbox here)."""
+        reply = super()._route(method, path, q, body)
+        m = re.fullmatch(r"/users/([^/]+)(/.*)?", path)
+        if reply[0] != 404 or m is None:
+            return reply
+        rest = m.group(2) or ""
+        role = ("Contacts." if "/contacts" in rest else "Mail." if "/m" in rest[:3] else
+                "Calendars.")
+        denied = self._user(m.group(1), role)
+        if denied is not None:
+            return denied
+        if unquote(m.group(1)).lower() != self.me:
+            return 404, {"error": {"code": "ErrorItemNotFound", "message": path}}, {}
+        return super()._route(method, "/me" + rest, q, body)
 
     def _user_events(self, q: dict[str, str], body: Any, user: str) -> Reply:
         denied = self._user(user, "Calendars.")

@@ -197,3 +197,35 @@ def test_validation_failure_leaves_no_subscription(
     report = renewer.run_once()
     assert report is not None and report.created == 0 and report.failed == 2
     assert tenant.graph.subscriptions == {} and channels.all() == []
+
+
+def test_an_app_only_account_syncs_its_mailbox_with_the_tenant_token(
+        db: tuple[str, Engine], accounts: AccountStore, tenant: Tenant) -> None:
+    """The worker's sync of an account added by sync-users: the engine's real cycle, the
+    Microsoft provider on the app token, every request on /users/{mailbox}."""
+    from followup.company.worker import open_worker
+
+    url = db[0]
+    tenant.authority.consent(CLIENT_ID, *ROLES)
+    assert tenant.add_tenant(url)[0] == 0
+    assert tenant.admin(url, "sync-users", "--tenant", "contoso", "--group",
+                        "sales@contoso.example")[0] == 0
+    ended = datetime.now(UTC) - timedelta(hours=2)
+    tenant.graph.add_event("Partnership call", ended, 30, attendees=[
+        ("alice@contoso.example", "Alice", "required", "accepted"),
+        ("jane@partner.example", "Jane Doe", "required", "accepted")])
+    worker = open_worker(url, store=accounts)
+    before = len(tenant.graph.log)
+    try:
+        assert worker.sync("alice-contoso.example", "test") == "done"
+    finally:
+        worker.engine.dispose()
+    record = accounts.get("alice-contoso.example")
+    assert record is not None and record.last_error is None
+    paths = [p for _, p in tenant.graph.log[before:] if p != "/v1.0/$batch"]
+    assert paths and all(p.startswith("/v1.0/users/alice@contoso.example/")
+                         or p.startswith("/v1.0/me/calendarView/delta") for p in paths), paths
+    (draft,) = tenant.graph.drafts()  # the follow-up to Jane, written as Alice
+    assert draft["toRecipients"][0]["emailAddress"]["address"] == "jane@partner.example"
+    assert tenant.authority.grants.count("client_credentials") >= 1
+    assert "device_code" not in " ".join(tenant.authority.grants)

@@ -264,9 +264,13 @@ def _sync_users(args: argparse.Namespace, accounts: AccountStore, orgs: OrgStore
             kept += 1
             continue
         config = {"kind": grant.provider, "name": name, **base}
-        credential = None
         if grant.provider == "google":
             credential = account_credential(grant.secret, address)
+        else:
+            from followup.push.org_microsoft import AppCredential
+            from followup.push.org_microsoft import account_credential as app_credential
+
+            credential = app_credential(AppCredential.from_json(grant.secret), address)
         accounts.add_account(args.tenant, config, user={"addresses": [address]},
                              credential=credential)
         added += 1

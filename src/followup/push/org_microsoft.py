@@ -15,13 +15,14 @@ import json
 import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import requests
 import structlog
 
-from followup.errors import FollowupError
+from followup.errors import AuthError, FollowupError
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +96,34 @@ def confidential_app(cred: AppCredential, *, fresh: bool = False) -> Any:
                 verify=cred.ca_bundle or True, instance_discovery=False)
             _apps[key] = app
     return app
+
+
+class AppTokens:
+    """The provider's token source for an app-only account: the tenant's app token (one
+    per tenant and process, cached by msal) for one mailbox."""
+
+    is_personal = False
+
+    def __init__(self, cred: AppCredential, user: str) -> None:
+        self.cred = cred
+        self.username = user
+
+    @classmethod
+    def from_file(cls, path: Path) -> AppTokens:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        user = data.pop("user")
+        return cls(AppCredential.from_json(data), user)
+
+    def access_token(self, *, force_refresh: bool = False) -> str:
+        try:
+            return app_token(self.cred, fresh=force_refresh)
+        except OrgAccessError as e:
+            raise AuthError(f"the tenant's app was refused a token: {e}") from None
+
+
+def account_credential(cred: AppCredential, user: str) -> dict[str, bytes]:
+    """The sealed token file of one app-only account (`<name>.app.json`)."""
+    return {".app.json": json.dumps({**cred.to_json(), "user": user}).encode()}
 
 
 def graph_root(graph_url: str) -> str:

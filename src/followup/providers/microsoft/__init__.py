@@ -27,6 +27,9 @@ from followup.providers.microsoft.targets import (
     GraphDraftTarget,
 )
 
+# The token file of an app-only account (push.org_microsoft.account_credential).
+APP_ONLY_SUFFIX = ".app.json"
+
 __all__ = ["connect_microsoft", "microsoft_credential_info", "open_microsoft_account"]
 
 
@@ -40,9 +43,16 @@ def open_microsoft_account(
     retries wait and `clock` what spaces out the Inbox looks (tests pass their own).
     """
     session = PinnedSession(cfg.ca_bundle, cfg.request_timeout)
-    tokens = MsalTokens(cfg, config, session)
+    app_file = config.state_path() / "tokens" / f"{cfg.name}{APP_ONLY_SUFFIX}"
+    if app_file.is_file():  # company mode's organisation-wide connect: the tenant's app
+        from followup.push.org_microsoft import AppTokens
+
+        tokens: MsalTokens | AppTokens = AppTokens.from_file(app_file)
+    else:
+        tokens = MsalTokens(cfg, config, session)
     graph = GraphClient(cfg.graph_url, tokens, session=session,
-                        max_attempts=cfg.max_attempts, sleep=sleep)
+                        max_attempts=cfg.max_attempts, sleep=sleep,
+                        mailbox=tokens.username if app_file.is_file() else None)
     own = tuple(dict.fromkeys(
         a.lower() for a in (tokens.username, *config.user.addresses) if a and "@" in a))
     drafts = GraphDraftTarget(graph, category=cfg.contact_category)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import requests
 import structlog
@@ -162,8 +163,12 @@ class GraphClient:
         max_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         max_backoff: float = 30.0,
+        mailbox: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # An app-only token has no /me: paths go to /users/{mailbox} instead (company
+        # mode's organisation-wide connect, push.org_microsoft).
+        self._me = f"/users/{quote(mailbox, safe='@')}" if mailbox else None
         self._tokens = tokens
         self._session = session or PinnedSession()
         self._max_attempts = max_attempts
@@ -177,10 +182,16 @@ class GraphClient:
         """An absolute URL under our Graph base; links from Graph must stay under it too,
         so that a tampered cursor cannot send the bearer token elsewhere."""
         if path_or_url.startswith("/"):
-            return self.base_url + path_or_url
+            return self.base_url + self.path(path_or_url)
         if path_or_url.startswith(self.base_url + "/"):
             return path_or_url
         raise ProviderError("refusing to follow a Graph link outside the configured graph_url")
+
+    def path(self, path: str) -> str:
+        """`/me/...` as this client addresses the mailbox."""
+        if self._me and (path == "/me" or path.startswith(("/me/", "/me?"))):
+            return self._me + path[3:]
+        return path
 
     # --- single requests -----------------------------------------------------------------
 
@@ -338,7 +349,8 @@ class GraphClient:
         pending = dict(chunk)
 
         def attempt() -> GraphResponse:
-            payload = {"requests": [_batch_item(i, r) for i, r in pending.items()]}
+            payload = {"requests": [_batch_item(i, r, self.path(r.url))
+                                    for i, r in pending.items()]}
             envelope = self._send("POST", self.url("/$batch"), "$batch", None, payload, None, True)
             envelope.raise_for_error()
             waits: list[float] = []
@@ -364,8 +376,8 @@ class GraphClient:
         self._with_retries(attempt, "$batch")
 
 
-def _batch_item(i: int, r: BatchRequest) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": str(i), "method": r.method, "url": r.url}
+def _batch_item(i: int, r: BatchRequest, url: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": str(i), "method": r.method, "url": url}
     headers = dict(r.headers or {})
     if r.body is not None:
         item["body"] = r.body
