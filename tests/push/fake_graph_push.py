@@ -16,8 +16,8 @@ role is missing), /groups?$filter=mail eq and transitiveMembers.
 from __future__ import annotations
 
 import base64
-import re
 import json
+import re
 import secrets
 import threading
 import time
