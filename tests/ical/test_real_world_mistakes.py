@@ -92,6 +92,36 @@ def test_an_event_cut_off_at_the_end_of_the_file() -> None:
         "event 2 in test: it has no END:VEVENT (the file is cut short or broken)"]
 
 
+def test_an_event_without_a_calendar_around_it() -> None:
+    parsed = parse_text(f"BEGIN:VEVENT\r\n{GOOD}\r\nEND:VEVENT\r\n")
+    assert [m.title for m in parsed.meetings] == ["Good meeting"]
+
+
+def test_a_missing_end_is_found_at_the_next_event() -> None:
+    text = vcal(GOOD, f"UID:second\r\n{STAMP}DTSTART:20250111T100000Z")
+    text = text.replace("END:VEVENT\r\nBEGIN:VEVENT", "BEGIN:VEVENT", 1)
+    parsed = parse_text(text)
+    assert [m.uid for m in parsed.meetings] == ["second"]
+    assert parsed.errors == [
+        "event 1 in test: it has no END:VEVENT (the file is cut short or broken)"]
+
+
+def test_an_alarm_without_its_end_inside_an_event() -> None:
+    parsed = parse_text(vcal(GOOD + "\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M"))
+    assert [m.uid for m in parsed.meetings] == ["good"]
+
+
+def test_an_end_that_closes_nothing_inside_an_event() -> None:
+    parsed = parse_text(vcal(f"UID:s\r\n{STAMP}END:VALARM\r\nDTSTART:20250110T100000Z"))
+    assert [m.uid for m in parsed.meetings] == ["s"]
+
+
+def test_lines_folded_with_tabs_and_unicode_line_separators_in_values() -> None:
+    parsed = parse_text(vcal(f"UID:f\r\n{STAMP}DTSTART:20250110T100000Z\r\n"
+                             "SUMMARY:Quarterly\r\n\t review\u2028with Jane"))
+    assert [m.title for m in parsed.meetings] == ["Quarterly review\u2028with Jane"]
+
+
 @pytest.mark.parametrize("text", ["BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
                                   "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"])
 def test_an_empty_calendar_is_no_error(text: str) -> None:

@@ -71,10 +71,10 @@ def split_text(text: str, tick: Callable[[], None] = lambda: None) -> SplitText:
     out = SplitText()
     calendar: CalendarText | None = None
     block: Block | None = None
-    depth = 0
+    inner: list[str] = []  # components open inside the block (VALARM, STANDARD...)
 
     def close_block(complete: bool) -> None:
-        nonlocal block, depth, calendar
+        nonlocal block, calendar
         if block is None:
             return
         block.complete = complete
@@ -82,7 +82,8 @@ def split_text(text: str, tick: Callable[[], None] = lambda: None) -> SplitText:
             calendar = CalendarText(bare=True)
             out.calendars.append(calendar)
         calendar.blocks.append(block)
-        block, depth = None, 0
+        block = None
+        inner.clear()
 
     for count, (number, line) in enumerate(logical_lines(text)):
         if count % _CHECK_EVERY == 0:
@@ -95,18 +96,25 @@ def split_text(text: str, tick: Callable[[], None] = lambda: None) -> SplitText:
         end = key.startswith("END:")
         name = key.split(":", 1)[1].strip() if begin or end else ""
         if block is not None:
-            if begin and (name == "VCALENDAR" or (name == block.name and depth == 1)):
+            if begin and (name == "VCALENDAR" or (name == block.name and not inner)):
                 close_block(complete=False)  # a writer forgot an END: the next one starts
             elif end and name == "VCALENDAR":
                 close_block(complete=False)
+            elif end and name == block.name:
+                # Inner components left open (a VALARM without its END) are closed here.
+                block.lines.extend(f"END:{n}" for n in reversed(inner))
+                block.lines.append(line)
+                close_block(complete=True)
+                continue
+            elif end and name not in inner:
+                continue  # an END that closes nothing would close the block too early
             else:
                 block.lines.append(line)
                 if begin:
-                    depth += 1
+                    inner.append(name)
                 elif end:
-                    depth -= 1
-                    if depth == 0 or name == block.name:
-                        close_block(complete=True)
+                    while inner and inner.pop() != name:
+                        pass
                 continue
         if begin and name == "VCALENDAR":
             calendar = CalendarText()
@@ -115,7 +123,7 @@ def split_text(text: str, tick: Callable[[], None] = lambda: None) -> SplitText:
             if calendar is None:
                 calendar = CalendarText(bare=True)
                 out.calendars.append(calendar)
-            block, depth = Block(name, number, [line]), 1
+            block = Block(name, number, [line])
         elif end and name == "VCALENDAR" and calendar is not None and not calendar.bare:
             calendar = None
         elif calendar is not None and not calendar.bare and not end:
