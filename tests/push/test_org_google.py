@@ -124,3 +124,27 @@ def test_delegated_accounts_sync_and_watch_as_their_user(
     gmail = [c for c in channels.for_account(name) if c.kind == "gmail"]
     assert gmail and gmail[0].resource == "alice@example.com"
     assert google.watches["alice@example.com"]["topic"] == TOPIC
+
+
+def test_a_rotated_key_reaches_enabled_accounts_only(db: tuple[str, Engine],
+                                                     accounts: AccountStore,
+                                                     google: FakeGooglePush,
+                                                     tmp_path: Path) -> None:
+    url = db[0]
+    scopes = [*_scopes(google), *DIRECTORY_SCOPES]
+    key_file = tmp_path / "key.json"
+    key_file.write_text(json.dumps(google.service_account_key(scopes)))
+    assert _add(url, google, key_file)[0] == 0
+    assert _admin(url, "sync-users", "--tenant", "acme", "--group", "sales@example.com")[0] == 0
+    accounts.set_enabled("bob-example.com", False)
+    new = google.service_account_key(scopes, name="followup2")
+    key_file.write_text(json.dumps(new))
+    assert _add(url, google, key_file)[0] == 0
+    code, out, _ = _admin(url, "sync-users", "--tenant", "acme", "--group", "sales@example.com")
+    assert code == 0 and "0 account(s) added, 2 already known" in out
+
+    def key_of(name: str) -> str:
+        return str(json.loads(accounts.credential(name)[".json"])["client_email"])
+
+    assert key_of("alice-example.com") == new["client_email"]
+    assert key_of("bob-example.com") != new["client_email"]  # opted out: untouched

@@ -256,13 +256,10 @@ def _sync_users(args: argparse.Namespace, accounts: AccountStore, orgs: OrgStore
         if not args.group:
             raise AdminError("Microsoft tenants sync a group: --group sales@...")
         users = group_members(AppCredential.from_json(grant.secret), args.group)
-    known = {r.name for r in accounts.accounts()}
+    known = {r.name: r for r in accounts.accounts()}
     added = kept = 0
     for address in users:
         name = account_name(address)
-        if name in known:  # existing, disabled (opted out) or forgotten: left as it is
-            kept += 1
-            continue
         config = {"kind": grant.provider, "name": name, **base}
         if grant.provider == "google":
             credential = account_credential(grant.secret, address)
@@ -271,6 +268,14 @@ def _sync_users(args: argparse.Namespace, accounts: AccountStore, orgs: OrgStore
             from followup.push.org_microsoft import account_credential as app_credential
 
             credential = app_credential(AppCredential.from_json(grant.secret), address)
+        record = known.get(name)
+        if record is not None:
+            # Known: left as it is, but an enabled account of this tenant gets the tenant's
+            # current credential (a rotated key); an opted-out one gets nothing back.
+            if record.enabled and record.tenant == args.tenant and record.has_credential:
+                accounts.store_credential(name, credential)
+            kept += 1
+            continue
         accounts.add_account(args.tenant, config, user={"addresses": [address]},
                              credential=credential)
         added += 1
