@@ -37,3 +37,17 @@ def test_push_status_and_the_company_commands_side_by_side(
     assert "acme\talice\tlocal" in out.getvalue()
     out = io.StringIO()
     assert main(["admin", "account", "forget", "alice"], out=out) == 1  # enabled: refused
+
+
+def test_company_status_shows_push_channels(db: tuple[str, Engine], accounts: AccountStore,
+                                            channels: ChannelStore,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOLLOWUP_DATABASE_URL", db[0])
+    accounts.add_account("acme", {"kind": "local", "name": "alice"})
+    channels.add(id="g", account="alice", tenant="acme", kind="gmail", resource="a@x.example",
+                 expires_at=datetime.now(UTC) - timedelta(minutes=1))
+    channels.failed("g", "HttpError 403 forbidden")
+    out = io.StringIO()
+    assert main(["admin", "status"], out=out) == 0
+    assert "push_channels_expired: 1" in out.getvalue()
+    assert "push_channels_failing: 1" in out.getvalue()

@@ -340,6 +340,9 @@ def company_status(engine: Engine, store: AccountStore) -> dict[str, Any]:
         view.update(queue_ready=queue[0], queue_waiting=queue[1], queue_running=queue[2],
                     queue_failed=queue[3],
                     oldest_ready_seconds=round(float(queue[4]), 1) if queue[4] else 0.0)
+    from followup.push.channels import push_status  # channels expiring or failing, if any
+
+    view.update(push_status(engine))
     view.update(drafts_last_hour=lag[0],
                 due_to_draft_p50_seconds=_round(lag[1]), due_to_draft_p95_seconds=_round(lag[2]),
                 due_to_draft_max_seconds=_round(lag[3]))

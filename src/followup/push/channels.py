@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Engine
 
 from followup.push import schema
@@ -154,6 +154,14 @@ class ChannelStore:
         c = schema.channels
         with self.engine.begin() as conn:
             conn.execute(update(c).where(c.c.id == channel_id).values(**values))
+
+
+def push_status(engine: Engine) -> dict[str, Any]:
+    """ChannelStore.status for `followup admin status`; nothing when push was never set up."""
+    with engine.begin() as conn:
+        if conn.scalar(text("SELECT to_regclass('push_channels')")) is None:
+            return {}
+    return ChannelStore(engine).status()
 
 
 def _now() -> datetime:

@@ -85,7 +85,9 @@ class Notices:
         channel = self.channels.get(h.get("x-goog-channel-id", ""))
         if channel is None or channel.kind != "calendar":
             out.unknown += 1
-            log.info("push.unknown_channel", source="calendar")
+            # A new channel's "sync" message can come before its row is stored: expected.
+            if h.get("x-goog-resource-state") != "sync":
+                log.info("push.unknown_channel", source="calendar")
             return out
         if not secret_matches(channel.secret_hash, h.get("x-goog-channel-token")) or (
                 channel.resource_id and h.get("x-goog-resource-id") != channel.resource_id):
