@@ -371,3 +371,16 @@ def test_mail_the_user_sent_before_makes_them_known(world: World) -> None:
     world.cycle(AFTER)
     (draft,) = world.provider.drafts_to(JANE.email)
     assert "meet" not in draft.body.split("\n\n")[1].lower()
+
+
+def test_two_meetings_with_one_new_person_in_one_cycle_give_one_first_note(
+    world: World,
+) -> None:
+    # A talk, then lunch, both ended before the cycle ran: one first note, a "met again".
+    world.provider.add_meeting(meeting("talk@acme.example", T0, [JANE], title="Keynote Q&A"))
+    world.provider.add_meeting(meeting("lunch@acme.example", T0 + timedelta(hours=1, minutes=5),
+                                       [JANE], title="Lunch", minutes=45))
+    world.cycle(T0 + timedelta(hours=2, minutes=30))
+    assert len(world.provider.drafts_to(JANE.email)) == 1
+    notes = [n.text for c in world.provider.contacts_for(JANE.email) for n in c.notes]
+    assert any(n.startswith("Met again at Lunch") for n in notes), notes

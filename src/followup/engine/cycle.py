@@ -173,6 +173,7 @@ class _Cycle:
         self.self_addresses = [*config.user.addresses, *account.self_addresses]
         self.taken: list[Interval] = []  # blocks placed this cycle
         self._offered: list[Interval] = []  # slots offered in drafts planned this cycle
+        self._plain_busy: list[Interval] = []  # busy() without the offered slots
         self._held: list[Interval] | None = None  # slots held by earlier drafts (ledger)
         self._deferred_wake: datetime | None = None  # when waiting drafts get their block
         self._busy: list[Interval] | None = None
@@ -278,6 +279,7 @@ class _Cycle:
             done.intents.append(contact_intent(self.ctx, meeting, person, again=True,
                                                notes=material.private))
             done.saves.append(met_again(state, meeting, material, user.tz))
+            self.people()[person.email] = done.saves[-1]  # a third meeting this cycle sees it
         if not new:
             return done
         # One look at the mail history tells both who was written to since the meeting
@@ -291,7 +293,8 @@ class _Cycle:
         new_emails = {n.email for n in new}
         plan = plan_first_touch(
             self.ctx, meeting, new, material=material, interactions=interactions,
-            recipients=recipients, busy=self.busy() if writing else [], taken=self.taken,
+            recipients=recipients, busy=self.proposal_busy() if writing else [],
+            taken=self.taken,
             offers=self.offered() if writing else [],
             others=[p for p in _everyone_else(meeting, self.self_addresses)
                     if p.email not in new_emails],
@@ -305,6 +308,9 @@ class _Cycle:
         for person in new:
             done.saves.append(_first_state(meeting, person, plan.drafted.get(person.email),
                                            interactions.get(person.email), material, user.tz))
+            # Met now: a later meeting of this same cycle (a talk, then lunch) gives them a
+            # "Met again" note, not a second first note. Recorded in _commit.
+            self.people()[person.email] = done.saves[-1]
         return done
 
     def _recipients(
@@ -502,9 +508,16 @@ class _Cycle:
             busy = list(self.account.availability.busy(window))
             busy.extend(b for b in self._ledger_blocks() if b.end > window.start
                         and b.start < window.end)
+            self._plain_busy = list(busy)
             busy.extend(self.offered())
             self._busy = busy
         return self._busy
+
+    def proposal_busy(self) -> list[Interval]:
+        """Busy time for proposing slots: without the offered ones, which the planner weighs
+        itself (a slot may go to `max_offers_per_slot` open drafts, across cycles too)."""
+        self.busy()
+        return self._plain_busy
 
     def _ledger_blocks(self) -> list[Interval]:
         """Once a cycle: the blocks it places later are in `taken`."""

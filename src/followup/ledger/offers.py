@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from followup.ledger import codec, schema
@@ -55,17 +56,12 @@ class OffersMixin:
             }
             for s in slots
         ]
+        # Inserted if new: a replanned draft (after a crash) records the same offers again.
+        insert = (sqlite.insert(t) if self._engine.dialect.name == "sqlite"
+                  else postgresql.insert(t))
         with self._engine.begin() as conn:
-            have = set(
-                conn.scalars(
-                    select(t.c.starts_at).where(
-                        t.c.account == account, t.c.draft_key == draft_key
-                    )
-                )
-            )
-            fresh = [r for r in rows if r["starts_at"] not in have]
-            if fresh:
-                conn.execute(t.insert(), fresh)
+            conn.execute(insert.on_conflict_do_nothing(
+                index_elements=["account", "draft_key", "starts_at"]), rows)
 
     def live_offers(self, account: str, now: datetime) -> list[Offer]:
         """Offers still held: the slot has not started, the hold has not passed, and the

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from googleapiclient.errors import HttpError
 
+from followup import keys
 from followup.core.mime import render_mime
 from followup.errors import InputError
 from followup.ical import parse_invitation_mail
@@ -382,7 +383,9 @@ class GmailDrafts:
         return self.find(key_message_id) if key_message_id else None
 
     def state(self, key: str, remote_id: str | None, fingerprint: str | None) -> RemoteState:
-        draft = self._current(remote_id, None)
+        # Without a remote id (a new ledger adopting what an old one wrote) the draft is
+        # looked up by the Message-ID its key gives, rather than assumed missing.
+        draft = self._current(remote_id, None if remote_id else keys.message_id(key))
         if draft is None:
             return RemoteState.MISSING
         same = str((draft.get("message") or {}).get("id")) == fingerprint
