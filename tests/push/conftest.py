@@ -3,18 +3,23 @@ the real webhook app served by uvicorn on a local port."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 import uvicorn
 from cryptography.fernet import Fernet
+from psycopg import sql
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
+from conftest import POSTGRES_URL, _admin_conninfo  # tests/conftest.py
 from followup.company.admin import init_database
 from followup.company.crypto import KEY_ENV, MasterKeys
 from followup.company.store import AccountStore
@@ -32,13 +37,43 @@ def master_key(monkeypatch: pytest.MonkeyPatch) -> str:
     return key
 
 
+@pytest.fixture(scope="module")
+def _module_db() -> Iterator[tuple[str, Engine]]:
+    """One schema per test module (creating the ledger's, company's and queue's tables
+    takes seconds); `db` empties it before each test."""
+    try:
+        admin = psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    name = f"test_push_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+        url = (make_url(POSTGRES_URL).update_query_dict(
+            {"options": f"-csearch_path={name}", "application_name": name})
+            .render_as_string(hide_password=False))
+        engine = make_engine(url)
+        try:
+            init_database(url, engine)
+            schema.ensure_schema(engine)
+            yield url, engine
+        finally:
+            engine.dispose()
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                          "application_name = %s AND pid <> pg_backend_pid()", (name,))
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
 @pytest.fixture
-def db(postgres_url: str, master_key: str) -> Iterator[tuple[str, Engine]]:
-    engine = make_engine(postgres_url)
-    init_database(postgres_url, engine)
-    schema.ensure_schema(engine)
-    yield postgres_url, engine
-    engine.dispose()
+def db(_module_db: tuple[str, Engine], master_key: str) -> tuple[str, Engine]:
+    url, engine = _module_db
+    with engine.begin() as conn:
+        tables = [t for t in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars()
+            if "version" not in t]
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+    return url, engine
 
 
 @pytest.fixture
