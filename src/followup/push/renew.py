@@ -203,6 +203,9 @@ class Renewer:
                     gmail[0].id, ops.watch_gmail(topic), now=now))
         if address:
             calendars = {c.resource: c for c in have if c.kind == "calendar"}
+            for gone in [c for c in calendars.values() if c.resource not in cfg.calendars]:
+                # A calendar taken out of the account's settings: its channel goes too.
+                self._attempt(gone, report, functools.partial(self._close_calendar, ops, gone))
             for cal in cfg.calendars:
                 old = calendars.get(cal)
                 if old is not None and not self._due(old, now):
@@ -267,9 +270,9 @@ class Renewer:
         self.channels.remove(old.id)
 
     def _attempt(self, ch: Channel, report: RenewReport, action: Callable[[], Any]) -> None:
+        """Run a renewal step of `ch`; a failure is counted on the channel, not raised."""
         try:
             action()
-            report.renewed += 0
         except Exception as e:
             self.channels.failed(ch.id, f"{type(e).__name__}: {e}")
             report.failed += 1
