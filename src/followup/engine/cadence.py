@@ -101,9 +101,10 @@ def run_nurture(c: _Cycle) -> None:
     candidates = [s for s in people if s.open_touch and s.status == "active"] \
         if c.dry_run else []
     if limit is not None:
+        listed = {s.email for s in candidates}
         candidates += [
             s for s in people
-            if s not in candidates
+            if s.email not in listed
             and (when := nurture_due(closed(s), c.schedule)) is not None and when <= limit
         ]
     if not candidates:
@@ -298,12 +299,11 @@ def plan_touches(
         if i.kind is WriteKind.BLOCK and isinstance(i.payload, BlockPayload):
             c.taken.append(Interval(i.payload.start, i.payload.end))
     drafted = {i.person: i for i in intents if i.kind is WriteKind.DRAFT}
-    blocked = {t.state.email for t in touches}
     for t in touches:
         state = t.state
         email = state.email
-        if email not in drafted and not (t.call and email in blocked):
-            continue
+        if email not in drafted and not t.call:
+            continue  # not planned (cannot happen: each gets a draft or a call block)
         given = state.given
         if t.gift.ident and t.gift.ident not in given:
             given = (*given, t.gift.ident)
