@@ -42,7 +42,8 @@ def test_hostile_names_leave_graph_draft_recipients_alone(hostile_cycles: Cycles
     names = {r["emailAddress"]["address"]: r["emailAddress"].get("name")
              for d in drafts for r in d["toRecipients"]}
     assert names[JANE] is None  # a name holding an address is dropped, as in MIME drafts
-    assert names[BOB] == ENCODED  # literal text: Graph does not decode it
+    # No name a person has: the bare mailbox (literal at most: Graph does not decode it).
+    assert names[BOB] in (None, ENCODED)
 
 
 @pytest.mark.parametrize("address", [f"{JANE}, {EVIL}", f"Jane <{JANE}>", f"{JANE}\r\nBcc: {EVIL}"])
