@@ -1,6 +1,7 @@
 """followup against khal on one generated 10,000-event vdir: first run and idle run.
 
     python benchmarks/khal_compare.py [--events 10000] [--repeat 5] [--khal-venv /tmp/khal-venv]
+                                      [--before-src OLD/src]
 
 The vdir comes from benchmarks/local_scale.py's generator, spread over three years (1 to 4
 attendees, one event in ten weekly-recurring). khal is installed into its own venv (created
@@ -13,7 +14,9 @@ Measured, each as its own process, --repeat times (the machine may be shared, so
 - followup first: `followup run --once` on an empty state (sync, plan, write everything);
 - followup idle: `followup run --once` again, nothing changed.
 Each figure is wall time and CPU time (user + system of the child); ratios are followup / khal
-on wall time (below 1: followup is faster).
+(below 1: followup is faster), on both. On a shared machine CPU time is the steadier figure.
+With --before-src (the src folder of another checkout, e.g. a `git worktree` of an older
+commit) followup's figures are also measured with that code, for a before/after table.
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="runs per figure (median)")
     ap.add_argument("--first-repeat", type=int, default=3, help="runs per first-run figure")
     ap.add_argument("--khal-venv", type=Path, default=Path("/tmp/khal-venv"))
+    ap.add_argument("--before-src", type=Path, help="also measure followup from this src/")
     args = ap.parse_args()
     khal = ensure_khal(args.khal_venv)
     version = subprocess.run([str(khal), "--version"], capture_output=True, text=True,
@@ -140,23 +144,30 @@ def main() -> None:
             for d in ("contacts", "followups", "Maildir/cur", "Maildir/new", "Maildir/tmp"):
                 (root / d).mkdir(parents=True)
 
-        results = {
-            "khal first indexing": repeat(args.first_repeat, fresh_khal, khal_list, env),
-            "khal idle list": repeat(args.repeat, lambda: None, khal_list, env),
-            "followup first run --once": repeat(args.first_repeat, fresh_followup, run_once,
-                                                env),
-            "followup idle run --once": repeat(args.repeat, lambda: None, run_once, env),
-        }
+        results: dict[str, tuple[float, float]] = {}
+        if args.before_src:
+            old = {**env, "PYTHONPATH": str(args.before_src.resolve())}
+            results["followup before: first"] = repeat(args.first_repeat, fresh_followup,
+                                                       run_once, old)
+            results["followup before: idle"] = repeat(args.repeat, lambda: None, run_once,
+                                                      old)
+        results["khal first indexing"] = repeat(args.first_repeat, fresh_khal, khal_list, env)
+        results["khal idle list"] = repeat(args.repeat, lambda: None, khal_list, env)
+        results["followup first run --once"] = repeat(args.first_repeat, fresh_followup,
+                                                      run_once, env)
+        results["followup idle run --once"] = repeat(args.repeat, lambda: None, run_once, env)
     print(f"{args.events} events, {version}, {os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.1f}; medians of {args.first_repeat} first / "
           f"{args.repeat} idle runs")
     print(f"{'':28} {'wall':>8} {'cpu':>8}")
     for name, (wall, cpu) in results.items():
         print(f"{name:28} {wall:7.2f}s {cpu:7.2f}s")
-    first = results["followup first run --once"][0] / results["khal first indexing"][0]
-    idle = results["followup idle run --once"][0] / results["khal idle list"][0]
-    print(f"ratio first (followup / khal): {first:.2f}")
-    print(f"ratio idle  (followup / khal): {idle:.2f}")
+    sys.stdout.flush()
+    for what, ours, theirs in (("first", "followup first run --once", "khal first indexing"),
+                               ("idle ", "followup idle run --once", "khal idle list")):
+        wall = results[ours][0] / results[theirs][0]
+        cpu = results[ours][1] / results[theirs][1]
+        print(f"ratio {what} (followup / khal): wall {wall:.2f}, cpu {cpu:.2f}")
 
 
 if __name__ == "__main__":
