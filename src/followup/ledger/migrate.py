@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
+VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps (and queries below)
 
 # Any constant: serialises concurrent first-time migrations on one PostgreSQL database.
 _PG_MIGRATION_LOCK = 0x666F6C6C6F77
@@ -78,7 +78,7 @@ def current_revision(connection: Connection) -> str | None:
     """The database's schema revision (None: no schema yet), as Alembic records it."""
     if not inspect(connection).has_table(VERSION_TABLE):
         return None
-    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     return str(rows[0]) if rows else None
 
 
