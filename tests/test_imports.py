@@ -70,3 +70,11 @@ def test_an_idle_run_loads_no_alembic_and_no_cloud_library(config: Path) -> None
     idle = loaded("--config", str(config), "--log-level", "error", "run", "--once")
     assert heavy_in(idle, ("alembic", "msal", "googleapiclient", "google.auth", "requests")) \
         == []
+
+
+def test_the_schema_head_read_from_the_files_is_alembics() -> None:
+    """The start-up check reads the head revision from the migration files' text; Alembic's
+    own reading of them must agree, or a ledger could be taken for current when it is not."""
+    from followup.ledger.migrate import _alembic_head, head_revision
+
+    assert head_revision() == _alembic_head()
