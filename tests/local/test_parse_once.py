@@ -17,8 +17,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import structlog
 
 import followup.ical.parse as parse_module
+import followup.providers.local.calendars as calendars_module
 from followup.errors import InputError
 from followup.ical.parse import parse_calendar
 from followup.model import Interval, Meeting
@@ -205,6 +207,43 @@ def test_a_first_sync_parses_each_file_at_most_once(
             + timedelta(days=3)]
     assert len(calls) == len(set(calls)) <= len(near) + 1  # + the weekly series
     assert len(calls) < 100 // 4  # of 100 files
+
+
+def test_a_big_pass_parses_in_worker_processes_and_reads_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above POOL_MIN_PARSES files to parse, the files are parsed in spawned worker
+    processes: the sync reports the same meetings, cursor and errors, and free/busy the same
+    busy time, as when they are parsed here."""
+    folder = tmp_path / "calendar"
+    folder.mkdir()
+    for n, path in enumerate(CORPUS):
+        (folder / f"{n:03d}-{path.name}").write_bytes(path.read_bytes())
+    t0 = datetime(2019, 3, 1, tzinfo=UTC)
+    for day in range(-40, 40, 3):
+        start = (t0 + timedelta(days=day)).strftime("%Y%m%dT100000Z")
+        end = (t0 + timedelta(days=day)).strftime("%Y%m%dT110000Z")
+        (folder / f"plain{day}.ics").write_bytes(_event(f"DTSTART:{start}", f"DTEND:{end}",
+                                                        uid=f"p{day}@x"))
+    location = FileLocation(folder)
+    window = Interval(t0 - timedelta(days=3), t0 + timedelta(days=14))
+    busy_window = Interval(t0 - timedelta(days=1), t0 + timedelta(days=22))
+
+    def read(min_parses: int) -> tuple[list[Meeting], str | None, list[str], list[Interval],
+                                       list[str]]:
+        monkeypatch.setattr(calendars_module, "POOL_MIN_PARSES", min_parses)
+        cache = ParseCache()
+        with structlog.testing.capture_logs() as logs:
+            changes = CalendarSource(location, BERLIN, cache).changes(None, window)
+        busy = LocalAvailability([location], BERLIN, [USER], cache).busy(busy_window)
+        return (plain(changes.upserts), changes.cursor, sorted(changes.errors), busy,
+                [e["event"] for e in logs])
+
+    here = read(10**9)
+    workers = read(4)
+    assert "calendar.parsed_in_workers" in workers[4]
+    assert "calendar.parsed_in_workers" not in here[4]
+    assert workers[:4] == here[:4]
+    assert here[0] and here[3]
 
 
 def _event(*props: str, uid: str = "one@x", header: str = "") -> bytes:

@@ -8,22 +8,24 @@ When nothing changed, the cursor handed back is the one given (nothing to store)
 
 A file is parsed over a window wide enough for free/busy too, and its meetings left in the
 account's ParseCache, so free/busy does not parse it again; a file whose events all lie far
-from the window is only skimmed (parsecache.skim).
+from the window is only skimmed (parsecache.skim). A pass that has many files to parse (a
+first sync of a big calendar) parses them in worker processes, one per core.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import structlog
 
 from followup.errors import InputError
 from followup.model import CalendarChanges, Interval, Meeting, OccurrenceRef
 from followup.providers.local.locations import Item, Location
-from followup.providers.local.parsecache import ParseCache, Parsed, skim, wide_window
+from followup.providers.local.parsecache import ParseCache, Parsed, Skim, skim, wide_window
 
 if TYPE_CHECKING:
     from followup.ical.parse import ParsedCalendar
@@ -31,6 +33,14 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 CURSOR_VERSION = 1
+# Worker processes pay from this many files to parse on (each worker's start costs a fraction
+# of a second of imports); at most this many workers.
+POOL_MIN_PARSES = 400
+POOL_MAX_WORKERS = 4
+
+# What the pass before the sync found for a file: skimmed, or parsed (and over the wide
+# window or not) in a worker.
+_Ahead = Skim | tuple["ParsedCalendar", bool]
 
 
 @dataclass(slots=True)
@@ -52,6 +62,7 @@ class CalendarSource:
         self.default_tz = default_tz
         self.cache = cache  # shared with the account's free/busy
         self._name = f"calendar:{location.label}"
+        self._ahead: dict[str, tuple[str, _Ahead]] = {}  # name -> (signature, what was found)
 
     @property
     def name(self) -> str:
@@ -77,10 +88,13 @@ class CalendarSource:
         kept_uids: set[str] = set()  # UIDs of items not read this pass: still current
         horizon = window.end.timestamp()
         changed = full
+        self._ahead = self._parse_ahead(
+            [i for i in items if not _current(seen_before.get(i.name), i.signature, horizon)],
+            window)
         for item in items:
             old = seen_before.get(item.name)
             unchanged = old is not None and old[0] == item.signature
-            if unchanged and old is not None and not (old[2] is not None and old[2] < horizon):
+            if unchanged and old is not None and _current(old, item.signature, horizon):
                 now_seen[item.name] = old
                 kept_uids.update(old[1])
                 continue
@@ -108,26 +122,35 @@ class CalendarSource:
     def _read(
         self, item: Item, window: Interval, upserts: list[Meeting], errors: list[str]
     ) -> Seen | None:
-        what = f"{self.location.label}/{item.name}" if item.name != self.location.label else (
-            item.name)
-        try:
-            data = item.read()
-            if data is not None:
-                check_icalendar(data)
-        except InputError as e:
-            errors.append(f"calendar:{what}: {e}")
-            log.warning("calendar.file_skipped", source=self.name, file=what, reason=str(e))
-            return None
-        if data is None:
-            return None
+        what = self._what(item)
         wide = wide_window(window) if self.cache is not None else window
-        skimmed = skim(data, wide)
-        if skimmed is not None:
+        found = self._ahead.pop(item.name, None)
+        ahead = found[1] if found is not None and found[0] == item.signature else None
+        data = b""
+        if ahead is None:
+            try:
+                read = item.read()
+                if read is not None:
+                    check_icalendar(read)
+            except InputError as e:
+                errors.append(f"calendar:{what}: {e}")
+                log.warning("calendar.file_skipped", source=self.name, file=what,
+                            reason=str(e))
+                return None
+            if read is None:
+                return None
+            data = read
+            ahead = skim(data, wide)
+        if isinstance(ahead, Skim):
             if self.cache is not None:
                 self.cache.put(self.location.label, item.name, Parsed(item.signature, wide, ()))
-            nxt = skimmed.next_start.timestamp() if skimmed.next_start else None
-            return Seen(item.signature, sorted(skimmed.uids), nxt)
-        parsed = self._parse(data, what, item, window, wide)
+            nxt = ahead.next_start.timestamp() if ahead.next_start else None
+            return Seen(item.signature, sorted(ahead.uids), nxt)
+        if ahead is not None:  # parsed in a worker
+            parsed = self._keep(item, window, wide, *ahead)
+            _log_parse(self.name, parsed)
+        else:
+            parsed = self._parse(data, what, item, window, wide)
         errors.extend(parsed.errors)
         if parsed.errors and not parsed.uids:
             log.warning("calendar.file_skipped", source=self.name, file=what,
@@ -137,26 +160,138 @@ class CalendarSource:
         nxt = parsed.next_start.timestamp() if parsed.next_start else None
         return Seen(item.signature, sorted(parsed.uids), nxt)
 
+    def _what(self, item: Item) -> str:
+        return f"{self.location.label}/{item.name}" if item.name != self.location.label else (
+            item.name)
+
     def _parse(self, data: bytes, what: str, item: Item, window: Interval,
                wide: Interval) -> ParsedCalendar:
         """The file's meetings in `window`, parsed over `wide` and left in the cache for
-        free/busy; over `window` alone when the wide reading hit a cap (a capped series
-        would read differently over the two windows)."""
-        from followup.ical.parse import TOO_MANY
+        free/busy (parse_wide)."""
+        parsed, used_wide = parse_wide(data, f"calendar:{what}", window, wide, self.default_tz)
+        return self._keep(item, window, wide, parsed, used_wide)
 
-        source = f"calendar:{what}"
-        if wide == window:
-            return parse_calendar(data, source=source, window=window,
-                                  default_tz=self.default_tz, look_ahead=True)
-        parsed = parse_calendar(data, source=source, window=wide, default_tz=self.default_tz,
-                                look_ahead=True)
-        if any(s.code == TOO_MANY for s in parsed.skipped):
-            return parse_calendar(data, source=source, window=window,
-                                  default_tz=self.default_tz, look_ahead=True)
+    def _keep(self, item: Item, window: Interval, wide: Interval, parsed: ParsedCalendar,
+              used_wide: bool) -> ParsedCalendar:
+        if not used_wide:
+            return parsed
         assert self.cache is not None
         self.cache.put(self.location.label, item.name,
                        Parsed(item.signature, wide, tuple(parsed.meetings)))
         return _within(parsed, window)
+
+    def _parse_ahead(self, items: list[Item], window: Interval) -> dict[str, tuple[str, _Ahead]]:
+        """For a pass with many files to parse: skim them all here and parse the rest in
+        worker processes, one per core. {} for a small pass, or when no worker can start
+        (the pass then parses in this process, as for a small one)."""
+        cores = os.cpu_count() or 1
+        if self.cache is None or len(items) < POOL_MIN_PARSES or cores < 2:
+            return {}
+        wide = wide_window(window)
+        found: dict[str, tuple[str, _Ahead]] = {}
+        jobs: list[tuple[bytes, str, Interval, Interval, tzinfo]] = []
+        names: list[tuple[str, str]] = []
+        for item in items:
+            try:
+                data = item.read()
+                if data is None:
+                    continue
+                check_icalendar(data)
+            except InputError:
+                continue  # read again by _read, which reports why it cannot be used
+            skimmed = skim(data, wide)
+            if skimmed is not None:
+                found[item.name] = (item.signature, skimmed)
+                continue
+            jobs.append((data, f"calendar:{self._what(item)}", window, wide, self.default_tz))
+            names.append((item.name, item.signature))
+        if len(jobs) < POOL_MIN_PARSES:
+            return found
+        try:
+            results = _in_workers(jobs, min(cores, POOL_MAX_WORKERS))
+        except (OSError, RuntimeError) as e:  # no process may start (a sandbox, a limit)
+            log.warning("calendar.workers_unavailable", source=self.name,
+                        reason=type(e).__name__)
+            return found
+        log.info("calendar.parsed_in_workers", source=self.name, files=len(jobs))
+        for (name, signature), result in zip(names, results, strict=True):
+            found[name] = (signature, result)
+        return found
+
+
+def _current(old: list[Any] | None, signature: str, horizon: float) -> bool:
+    """Whether a cursor entry still stands: same file, no occurrence about to enter."""
+    return old is not None and old[0] == signature and not (
+        old[2] is not None and old[2] < horizon)
+
+
+def parse_wide(data: bytes, source: str, window: Interval, wide: Interval,
+               default_tz: tzinfo) -> tuple[ParsedCalendar, bool]:
+    """The file parsed over `wide` (True), or over `window` alone (False) when `wide` is the
+    window or the wide reading hit a cap (a capped series reads differently over the two)."""
+    from followup.ical.parse import TOO_MANY
+
+    if wide != window:
+        parsed = parse_calendar(data, source=source, window=wide, default_tz=default_tz,
+                                look_ahead=True)
+        if not any(s.code == TOO_MANY for s in parsed.skipped):
+            return parsed, True
+    return parse_calendar(data, source=source, window=window, default_tz=default_tz,
+                          look_ahead=True), False
+
+
+def _parse_job(job: tuple[bytes, str, Interval, Interval, tzinfo]
+               ) -> tuple[ParsedCalendar, bool]:
+    return parse_wide(*job)
+
+
+def _quiet_worker() -> None:
+    """A worker logs nothing itself: the parent logs what each parse reports (_log_parse)."""
+    structlog.configure(processors=[_drop])
+
+
+def _drop(*_: object) -> NoReturn:
+    raise structlog.DropEvent
+
+
+def _in_workers(jobs: list[tuple[bytes, str, Interval, Interval, tzinfo]],
+                workers: int) -> list[tuple[ParsedCalendar, bool]]:
+    """parse_wide over every job in `workers` processes, in order. Started with `spawn` (no
+    copy of this process's threads and locks); the stop check (SIGTERM, and systemd's
+    watchdog behind it) is asked between results, as the parser asks it between events."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from followup.ical import parse as ical
+
+    tick = ical._Ticker(ical._STOP_CHECK.get())
+    chunk = max(1, min(64, len(jobs) // (workers * 8)))
+    results: list[tuple[ParsedCalendar, bool]] = []
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_quiet_worker) as pool:
+        try:
+            for result in pool.map(_parse_job, jobs, chunksize=chunk):
+                tick()
+                results.append(result)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return results
+
+
+def _log_parse(source: str, parsed: ParsedCalendar) -> None:
+    """The parser's own log lines for a file parsed in a worker (its reasons name the file
+    and the event, never their content)."""
+    from followup.ical.parse import UNREADABLE
+
+    for s in parsed.skipped:
+        if s.code == UNREADABLE:
+            log.warning("ical.skipped", source=source, item=s.event, reason=s.reason)
+        else:
+            log.info("ical.not_a_meeting", source=source, item=s.event, code=s.code,
+                     reason=s.reason)
+    for note in parsed.notes:
+        log.info("ical.repaired", source=source, repair=note)
 
 
 def parse_calendar(data: bytes, *, source: str, window: Interval, default_tz: tzinfo,
