@@ -245,6 +245,16 @@ def test_a_big_pass_parses_in_worker_processes_and_reads_the_same(
     assert workers[:4] == here[:4]
     assert here[0] and here[3]
 
+    # No worker may start (a sandbox without process creation, a task limit): the pass
+    # parses here instead, and says so.
+    def refused(*_: object) -> None:
+        raise PermissionError("no processes here")
+
+    monkeypatch.setattr(calendars_module, "_in_workers", refused)
+    fallback = read(4)
+    assert "calendar.workers_unavailable" in fallback[4]
+    assert fallback[:4] == here[:4]
+
 
 def _event(*props: str, uid: str = "one@x", header: str = "") -> bytes:
     body = "".join(f"{p}\r\n" for p in props if p)
