@@ -17,14 +17,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-POSTGRES_URL = os.environ.get(
-    "FOLLOWUP_TEST_POSTGRES", "postgresql+psycopg://postgres@localhost:5432/test"
-)
-
-
-def _admin_conninfo() -> str:
-    # psycopg wants a libpq URL, without SQLAlchemy's "+psycopg" driver suffix.
-    return make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+from postgres_url import POSTGRES_URL
+from postgres_url import admin_conninfo as _admin_conninfo
 
 
 @pytest.fixture

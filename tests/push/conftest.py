@@ -19,7 +19,6 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from conftest import POSTGRES_URL, _admin_conninfo  # tests/conftest.py
 from followup.company.admin import init_database
 from followup.company.crypto import KEY_ENV, MasterKeys
 from followup.company.store import AccountStore
@@ -28,6 +27,8 @@ from followup.push import schema
 from followup.push.channels import ChannelStore
 from followup.push.ingest import Ingest
 from followup.push.renew import PushSettings
+from postgres_url import POSTGRES_URL
+from postgres_url import admin_conninfo as _admin_conninfo
 
 
 @pytest.fixture
