@@ -15,11 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from eval.harness import body_words, evaluate  # noqa: E402
+import structlog
 
-import structlog  # noqa: E402
-
-from followup.ledger import Ledger  # noqa: E402
+from eval.harness import body_words, evaluate
+from followup.ledger import Ledger
 
 
 def main() -> None:

@@ -191,6 +191,9 @@ class DraftsConfig(_Model):
     offer_hold_hours: int = Field(72, ge=1, le=24 * 30)
     # A slot is never offered to more than this many open drafts at once.
     max_offers_per_slot: int = Field(2, ge=1, le=10)
+    # Hold offered times on your calendar as tentative events (removed when the draft is
+    # deleted unsent or the hold passes); a held time is offered to one draft only.
+    hold_offers: bool = False
     # A TOML file of your resources ([[resource]] title, url, tags): a later touch offers
     # the one that fits the person's meeting and notes best.
     resources_file: str | None = None

@@ -178,6 +178,9 @@ class BlockPayload:
     # The drafts this block is about: the engine puts a link to each into the description
     # when it writes the block (a link is only known once the draft exists).
     draft_keys: tuple[str, ...] = ()
+    # A time offered in a draft, held on the calendar ([drafts] hold_offers): written as
+    # tentative, and removed when the draft is deleted or the hold passes.
+    tentative: bool = False
 
 
 Payload = ContactPayload | DraftPayload | BlockPayload

@@ -58,3 +58,10 @@ def test_hostile_summary_stays_one_line() -> None:
 
 def test_without_stamp_output_is_a_pure_function_of_inputs() -> None:
     assert render_block(KEY, block(), tz=TZ) == render_block(KEY, block(), tz=TZ)
+
+
+def test_a_held_offer_is_a_tentative_event_and_a_block_a_confirmed_one() -> None:
+    held = Calendar.from_ical(render_block(KEY, block(tentative=True), tz=TZ))
+    plain = Calendar.from_ical(render_block(KEY, block(), tz=TZ))
+    assert [str(e["STATUS"]) for e in held.walk("VEVENT")] == ["TENTATIVE"]
+    assert [str(e["STATUS"]) for e in plain.walk("VEVENT")] == ["CONFIRMED"]

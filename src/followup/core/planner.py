@@ -39,6 +39,7 @@ from followup.core.slottext import format_day, format_slot, same_clock
 from followup.core.state import PersonState
 from followup.model import (
     Attendee,
+    BlockPayload,
     ContactPayload,
     DraftPayload,
     Interaction,
@@ -231,7 +232,8 @@ def _propose(
     window = Interval(after, after + timedelta(days=2 * PROPOSAL_WORKING_DAYS + 4))
     tz = ctx.user.tz
     slots: list[Interval] = []
-    for shared in (False, True):
+    # A time held on the calendar is one draft's; otherwise two open drafts may share one.
+    for shared in (False,) if ctx.drafts.hold_offers else (False, True):
         busy = _proposal_busy(ctx, occupied, offers, their_tz, window, allow_shared=shared)
         found = propose_slots(after, busy=[*busy, *slots], schedule=ctx.schedule, tz=tz,
                               count=wanted - len(slots))
@@ -346,6 +348,8 @@ def plan_first_touch(
             )
         )
         plan.offers.append((key, slots))
+        if ctx.drafts.hold_offers:
+            plan.intents.extend(_holds(ctx, meeting, group, key, slots, draft.to))
         for p in group:
             plan.drafted[p.email] = key
         drafts.append(
@@ -368,6 +372,47 @@ def plan_first_touch(
         others=tuple(person_label(o.email, o.name) for o in others),
     )
     return plan
+
+
+def hold_key(draft_key: str, slot: Interval) -> str:
+    """The key of the tentative event holding one offered slot of one draft."""
+    return keys.touch_key("hold", draft_key, slot.start, "", 0, "block")
+
+
+def _holds(
+    ctx: PlanContext,
+    meeting: Meeting,
+    group: Sequence[Attendee],
+    draft_key: str,
+    slots: Sequence[Interval],
+    to: Sequence[tuple[str | None, str]],
+) -> list[WriteIntent]:
+    """Tentative events holding a draft's offered times ([drafts] hold_offers)."""
+    who = ", ".join(name or addr for name, addr in to)
+    return [
+        WriteIntent(
+            key=hold_key(draft_key, slot),
+            kind=WriteKind.BLOCK,
+            payload=BlockPayload(
+                summary=f"Held for {who} (offered in a draft)",
+                description=(
+                    f"A time offered to {who} in a follow-up draft. followup removes this hold "
+                    "when the draft is deleted unsent or the offer lapses; once they pick a "
+                    "time, delete the others.\n\nCreated by followup."
+                ),
+                start=slot.start,
+                end=slot.end,
+                draft_keys=(draft_key,),
+                tentative=True,
+            ),
+            due=first_touch_due(meeting, ctx.schedule),
+            person=group[0].email,
+            meeting_uid=meeting.uid,
+            occurrence=meeting.occurrence,
+            touch=0,
+        )
+        for slot in slots
+    ]
 
 
 def first_touch_block_minutes(ctx: PlanContext, drafts: int) -> int:

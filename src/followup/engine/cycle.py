@@ -124,6 +124,7 @@ def run_cycle(
     if cycle.first_start:
         cadence.backfill(cycle)
     cycle.first_touches()
+    cycle.release_holds()
     cycle.nurture()
     report = cycle.report
     if not dry_run:
@@ -363,6 +364,7 @@ class _Cycle:
         since = self.now - timedelta(hours=self.schedule.deadline_hours + 24)
         rows = self.ledger.first_touch_writes(self.account.name, since)
         listed = {k for r in rows if isinstance(r.payload, BlockPayload)
+                  and not r.payload.tentative
                   for k in r.payload.draft_keys}
         waiting = [r for r in rows if r.kind is WriteKind.DRAFT and r.key not in listed
                    and r.state not in (WriteState.DISMISSED, WriteState.REMOVED)
@@ -386,6 +388,38 @@ class _Cycle:
         intent, interval = placed
         self.taken.append(interval)
         self._record([intent])
+
+    def release_holds(self) -> None:
+        """Remove the tentative events holding offered times whose offer is gone: the draft
+        was deleted unsent, the hold passed, or the slot began ([drafts] hold_offers)."""
+        if self.dry_run:
+            return
+        name = self.account.name
+        since = self.now - timedelta(
+            hours=self.schedule.deadline_hours + self.config.drafts.offer_hold_hours + 24)
+        holds = [r for r in self.ledger.first_touch_writes(name, since)
+                 if isinstance(r.payload, BlockPayload) and r.payload.tentative
+                 and r.state is WriteState.DONE and r.payload.start > self.now]
+        if not holds:
+            return
+        # A held draft deleted unsent frees its times now, not when the hold lapses: one look
+        # at each held draft's state (only while the user has holds: an opt-in).
+        self._deleted_drafts({k for r in holds if isinstance(r.payload, BlockPayload)
+                              for k in r.payload.draft_keys})
+        live = {(o.draft_key, o.start) for o in self.ledger.live_offers(name, self.now)}
+        for row in holds:
+            assert isinstance(row.payload, BlockPayload)
+            if any((k, row.payload.start) in live for k in row.payload.draft_keys):
+                continue
+            try:
+                outcome = self.account.blocks.remove(row.key, row.remote_id, row.fingerprint)
+            except AuthError:
+                raise
+            except FollowupError as e:  # tried again next cycle
+                self._error(f"hold {row.key}: {e}", "hold.release_failed", key=row.key)
+                continue
+            self.ledger.mark_removed(row.key, outcome)
+            log.info("hold.released", account=name, key=row.key, outcome=outcome.value)
 
     def _rebuilt_plans(self, rows: Sequence[WriteRow], grace: timedelta) -> list[MeetingPlan]:
         """What each meeting's part of a block needs, from the ledger: the meeting as
@@ -555,7 +589,7 @@ class _Cycle:
             if not isinstance(row.payload, DraftPayload) or not self._draft_gone(row):
                 continue
             # Gone from Drafts: sent (the offer stands) or deleted (it is free again).
-            since = row.done_at or row.created_at
+            since = row.due  # written at or after its due time (done_at is the wall clock)
             sent = self.account.mail.last_interactions(
                 [addr for _, addr in row.payload.to], since=since)
             if any(i.direction == "sent" for i in sent.values()):

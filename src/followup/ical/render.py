@@ -39,7 +39,7 @@ def render_block(
     event.add("DESCRIPTION", block.description)
     event.add("CATEGORIES", [CATEGORY])
     event.add("TRANSP", "OPAQUE")
-    event.add("STATUS", "CONFIRMED")
+    event.add("STATUS", "TENTATIVE" if block.tentative else "CONFIRMED")
     event.add("CLASS", "PRIVATE")
     event.add(KEY_PROPERTY, key)
     if block.conflict:

@@ -161,6 +161,7 @@ def dump_payload(p: Payload) -> JSONDict:
         "end": dump_time(p.end),
         "conflict": p.conflict,
         "draft_keys": list(p.draft_keys),
+        "tentative": p.tentative,
     }
 
 
@@ -196,6 +197,7 @@ def load_payload(kind: WriteKind, d: JSONDict) -> Payload:
         end=load_time(d["end"]),
         conflict=d["conflict"],
         draft_keys=tuple(d.get("draft_keys", ())),  # absent in blocks recorded before links
+        tentative=bool(d.get("tentative", False)),
     )
 
 

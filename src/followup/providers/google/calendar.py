@@ -338,6 +338,7 @@ class CalendarBlocks:
             "start": to_google_time(payload.start),
             "end": to_google_time(payload.end),
             "transparency": "opaque",
+            "status": "tentative" if payload.tentative else "confirmed",
             "extendedProperties": {"private": {KEY_PROPERTY: key}},
         }
         cid = self.calendar_id()

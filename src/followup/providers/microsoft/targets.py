@@ -119,7 +119,7 @@ class GraphBlockTarget:
             "body": {"contentType": "text", "content": payload.description},
             "start": graph_datetime_tz(payload.start),
             "end": graph_datetime_tz(payload.end),
-            "showAs": "busy",
+            "showAs": "tentative" if payload.tentative else "busy",
             "isReminderOn": True,
             "reminderMinutesBeforeStart": 0,
             "categories": [self._category],
