@@ -98,17 +98,8 @@ def test_the_whole_corpus_reads_in_a_few_seconds() -> None:
     assert elapsed < 15, elapsed
 
 
-_UTF16 = pytest.mark.xfail(
-    strict=True,
-    reason="the local provider's first-line check turns away Bug2912657.ics, a UTF-16 file "
-    "from Windows Calendar, before the parser (which reads it) sees it",
-)
-
-
 @pytest.mark.parametrize(
-    "project",
-    [pytest.param(p, marks=_UTF16) if p == "ical.net" else p
-     for p in sorted({p.relative_to(ROOT).parts[0] for p in FILES})],
+    "project", sorted({p.relative_to(ROOT).parts[0] for p in FILES}),
 )
 def test_the_local_provider_reads_each_project_folder_as_a_calendar(project: str) -> None:
     # Imported here: the local provider is another module's; this checks that it hands the

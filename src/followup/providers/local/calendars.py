@@ -333,6 +333,8 @@ def check_icalendar(data: bytes) -> None:
     the parser's own message would carry the line's text, and a file in a calendar folder
     may be anything (a note, a key, a link someone made by mistake)."""
     head = data[:4096]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 (Windows Calendar exports)
+        head = head.decode("utf-16", errors="replace").encode("utf-8")
     text = head.lstrip(b"\xef\xbb\xbf")
     stripped = text.lstrip()
     if stripped[:6].upper() == b"BEGIN:":
