@@ -101,7 +101,9 @@ def test_requests_per_cycle(fake: FakeGoogle, config: Config, tmp_path: Path,
     ledger.close()
     assert idle_again == 1
     # Per new person: warm-up + search + create (contact), create (draft), insert (block).
-    assert figures["new meeting, k=6"] - figures["new meeting, k=3"] == 3 * 5
+    # Per new person: the address-book look-up, the contact (search, create) and the draft
+    # (create, and the rfc822msgid check); one warm-up per batch of look-ups.
+    assert figures["new meeting, k=6"] - figures["new meeting, k=3"] == 3 * 6
 
 
 def test_two_people_of_one_company_get_one_draft_to_both(cycles: Cycles) -> None:
@@ -115,3 +117,17 @@ def test_two_people_of_one_company_get_one_draft_to_both(cycles: Cycles) -> None
     body = parsed.get_body(("plain",)).get_content()
     assert body.startswith("Hi Jane and Ann,")
     assert "We talked about the pilot." not in body  # the notes stay on the block
+
+
+def test_a_card_in_the_users_contacts_gives_the_greeting_and_no_good_to_meet_you(
+    cycles: Cycles,
+) -> None:
+    cycles.fake.add_contact("klaus@weber.example", "Klaus Weber",
+                            names=[{"displayName": "Klaus Weber", "givenName": "Klaus"}])
+    cycles.meeting(T0, [("klaus@weber.example", "WEBER, KLAUS")])
+    cycles.until_settled(T0 + timedelta(hours=2))
+    (mid,) = cycles.fake.drafts.values()
+    body = cycles.fake.messages[mid]["parsed"].get_body(("plain",)).get_content()
+    body = body.replace("\r\n", "\n")
+    assert body.startswith("Hi Klaus,")
+    assert "meet" not in body.split("\n\n")[1].lower()

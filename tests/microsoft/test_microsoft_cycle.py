@@ -186,3 +186,15 @@ def test_two_people_of_one_company_get_one_draft_to_both(cycles: Cycles) -> None
     (block,) = cycles.ms.graph.blocks()
     assert "We talked about the pilot." in block["body"]["content"]
     assert draft["webLink"] in block["body"]["content"]
+
+
+def test_a_card_in_the_users_contacts_gives_the_greeting_and_no_good_to_meet_you(
+    cycles: Cycles,
+) -> None:
+    cycles.ms.graph.add_contact("klaus@weber.example", "Klaus Weber", "")
+    cycles.meeting("pilot@x", T0, [("klaus@weber.example", "WEBER, KLAUS")])
+    cycles.until_settled(T0 + timedelta(hours=2))
+    (draft,) = cycles.ms.graph.drafts()
+    body = draft["body"]["content"]
+    assert body.startswith("Hi Klaus,")
+    assert "meet" not in body.split("\n\n")[1].lower()

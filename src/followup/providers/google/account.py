@@ -14,7 +14,7 @@ from followup.providers.google.calls import Caller
 from followup.providers.google.client import GoogleClient
 from followup.providers.google.credentials import StoredCredentials, credential_info
 from followup.providers.google.gmail import GmailDrafts, GmailHistory, InvitationSource
-from followup.providers.google.people import GoogleContacts
+from followup.providers.google.people import GoogleAddressBook, GoogleContacts
 from followup.providers.google.services import Services
 from followup.providers.google.transport import SessionHttp
 
@@ -51,13 +51,15 @@ def open_google_account(
     sources.append(
         InvitationSource(client, clock, every=timedelta(minutes=cfg.invitations_every_minutes))
     )
+    contacts = GoogleContacts(client)
     return Account(
         name=cfg.name,
         kind="google",
         sources=sources,
         availability=FreeBusy(client, blocks),
         mail=GmailHistory(client),
-        contacts=GoogleContacts(client),
+        contacts=contacts,
+        address_book=GoogleAddressBook(contacts),
         drafts=GmailDrafts(client, clock),
         blocks=blocks,
         self_addresses=tuple(config.user.addresses),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -21,6 +21,7 @@ from googleapiclient.errors import HttpError
 
 from followup.errors import ProviderError
 from followup.model import (
+    Card,
     ContactPayload,
     RemoteState,
     RemoveOutcome,
@@ -98,11 +99,15 @@ class GoogleContacts:
 
     # -- look-ups -------------------------------------------------------------------------
 
-    def search(self, email: str, key: str | None = None) -> dict[str, Any] | None:
-        """The card with this address (one carrying `key` first), after a warm-up query."""
+    def search(
+        self, email: str, key: str | None = None, *, warm: bool = True
+    ) -> dict[str, Any] | None:
+        """The card with this address (one carrying `key` first), after a warm-up query
+        (`warm=False`: the caller warmed the cache for a batch of searches)."""
         email = email.lower()
         try:
-            self._c.caller.read(self._people().searchContacts(query="", readMask="names"))
+            if warm:
+                self.warm_up()
             answer = self._c.caller.read(
                 self._people().searchContacts(query=email, readMask=FIELDS, pageSize=30))
         except HttpError as e:
@@ -115,6 +120,13 @@ class GoogleContacts:
             if mine:
                 return dict(mine[0])
         return dict(cards[0]) if cards else None
+
+    def warm_up(self) -> None:
+        """searchContacts reads a cache that an empty query refreshes."""
+        try:
+            self._c.caller.read(self._people().searchContacts(query="", readMask="names"))
+        except HttpError as e:
+            raise http_error(e, "people.searchContacts") from None
 
     def _get(self, resource_name: str) -> dict[str, Any] | None:
         try:
@@ -324,3 +336,24 @@ class GoogleContacts:
 
         self._update(card, change, lambda c: not has_key(c, key))
         return RemoveOutcome.REMOVED
+
+
+class GoogleAddressBook:
+    """The user's Google Contacts, read before a first note (Account.address_book): a card
+    the user made themself tells that the person is known, and by what name."""
+
+    def __init__(self, contacts: GoogleContacts) -> None:
+        self._contacts = contacts
+
+    def lookup(self, emails: Sequence[str]) -> dict[str, Card]:
+        found: dict[str, Card] = {}
+        if emails:
+            self._contacts.warm_up()  # once for the whole batch
+        for email in emails:
+            card = self._contacts.search(email, warm=False)
+            if card is None or _created_by(card) is not None:  # ours is not the user's
+                continue
+            names = card.get("names") or [{}]
+            found[email.lower()] = Card(email.lower(), names[0].get("displayName") or None,
+                                        names[0].get("givenName") or None)
+        return found

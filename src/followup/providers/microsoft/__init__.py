@@ -22,6 +22,7 @@ from followup.providers.microsoft.graph import GraphClient, PinnedSession
 from followup.providers.microsoft.invitations import GraphInvitationSource
 from followup.providers.microsoft.mail import GraphMailHistory
 from followup.providers.microsoft.targets import (
+    GraphAddressBook,
     GraphBlockTarget,
     GraphContactTarget,
     GraphDraftTarget,
@@ -56,6 +57,7 @@ def open_microsoft_account(
     own = tuple(dict.fromkeys(
         a.lower() for a in (tokens.username, *config.user.addresses) if a and "@" in a))
     drafts = GraphDraftTarget(graph, category=cfg.contact_category)
+    contacts = GraphContactTarget(graph, category=cfg.contact_category)
     return Account(
         name=cfg.name,
         kind="microsoft",
@@ -70,7 +72,8 @@ def open_microsoft_account(
         availability=GraphAvailability(graph, address=own[0] if own else None,
                                        personal=tokens.is_personal),
         mail=GraphMailHistory(graph),
-        contacts=GraphContactTarget(graph, category=cfg.contact_category),
+        contacts=contacts,
+        address_book=GraphAddressBook(contacts),
         blocks=GraphBlockTarget(graph, calendar=cfg.followup_calendar,
                                 category=cfg.contact_category),
         self_addresses=own,

@@ -16,6 +16,7 @@ written: the user's edits are theirs (docs/architecture.md, "Exactly once").
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +26,7 @@ from followup.core.mime import UnsafeMessage, display_name, usable_address
 from followup.errors import InputError, TransientError
 from followup.model import (
     BlockPayload,
+    Card,
     ContactPayload,
     DraftPayload,
     RemoteState,
@@ -408,3 +410,20 @@ class GraphContactTarget:
             headers={"If-Match": str(etag)} if etag else None, accept=(412,))
         if resp.status == 412:
             raise TransientError("the contact changed while we wrote to it; retried later")
+
+
+class GraphAddressBook:
+    """The user's Outlook contacts, read before a first note (Account.address_book)."""
+
+    def __init__(self, contacts: GraphContactTarget) -> None:
+        self._contacts = contacts
+
+    def lookup(self, emails: Sequence[str]) -> dict[str, Card]:
+        found: dict[str, Card] = {}
+        for email in emails:
+            cards = [c for c in self._contacts._by_email(email) if _creator(c) is None]
+            if cards:
+                card = cards[0]
+                found[email.lower()] = Card(email.lower(), card.get("displayName") or None,
+                                            card.get("givenName") or None)
+        return found
