@@ -12,7 +12,7 @@ from fake_google import FakeGoogle
 from google_env import T0, account_config, connect
 
 from followup import keys
-from followup.config import Config
+from followup.config import Config, UserConfig
 from followup.model import DraftPayload, Interval, MeetingStatus, WriteOutcome
 from followup.protocols import Account
 from followup.providers.google import open_google_account
@@ -23,6 +23,21 @@ WINDOW = Interval(T0 - timedelta(days=3), T0 + timedelta(days=14))
 
 def eml(name: str) -> bytes:
     return (CORPUS / name).read_bytes()
+
+
+# The corpus mails' organiser. Here the user is that organiser, writing from another client:
+# only an invitation the user organised or answered counts (RFC 6047); one they have not
+# answered creates nothing (test_google_unanswered_invitations.py).
+ORGANISER = "markus.brechtel@uk-koeln.de"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return Config(
+        user=UserConfig(name="Me Myself", addresses=["me@example.com", ORGANISER],
+                        timezone="UTC"),
+        state_dir=str(tmp_path / "state"),
+    )
 
 
 def invitations(account: Account):  # type: ignore[no-untyped-def]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from followup.config import UserConfig
 from followup.model import Interval
 from followup.protocols import Account
 
@@ -19,6 +22,29 @@ T0 = datetime(2025, 3, 10, 13, 0, tzinfo=UTC)
 WINDOW = Interval(T0 - timedelta(days=3), T0 + timedelta(days=14))
 RECEIVED = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 ICS = [{"id": "att1", "name": "invite.ics", "contentType": "text/calendar"}]
+
+
+# The corpus mails' organiser. Here the user is that organiser, writing from another client:
+# only an invitation the user organised or answered counts (RFC 6047).
+ORGANISER = "markus.brechtel@uk-koeln.de"
+
+
+@pytest.fixture
+def account(ms: MsWorld) -> Account:
+    ms.config = ms.config.model_copy(
+        update={"user": UserConfig(addresses=[ms.graph.me, ORGANISER])})
+    ms.connect()
+    return ms.open()
+
+
+def test_an_unanswered_invitation_creates_nothing(ms: MsWorld) -> None:
+    # The user is neither the organiser nor someone who answered it, and the calendar does
+    # not have it: an unsolicited invite yields no contact, draft or block.
+    ms.connect()
+    account = ms.open()
+    ms.graph.add_message("inbox", sender="markus.brechtel@uk-koeln.de", to=[ms.graph.me],
+                         subject="Test Event 1", at=RECEIVED, mime=MAIL, attachments=ICS)
+    assert account.sources[1].changes(None, WINDOW).upserts == []
 
 
 def mime_reads(ms: MsWorld) -> int:

@@ -186,6 +186,8 @@ class InvitationSource:
                 source=f"{self.name}/{message_id}",
                 window=span,
                 default_tz=self._c.default_tz,
+                # Not accepted and not on the calendar (whose copy wins): nothing (RFC 6047).
+                user_addresses=self._c.config.user.addresses,
             )
             changes.upserts.extend(parsed.meetings)
             changes.errors.extend(parsed.errors)

@@ -67,7 +67,7 @@ def open_microsoft_account(
             GraphCalendarSource(graph, account=cfg.name, self_addresses=own),
             GraphInvitationSource(graph, account=cfg.name, default_tz=config.user.tz,
                                   every=timedelta(minutes=cfg.mail_every_minutes),
-                                  clock=clock),
+                                  clock=clock, user_addresses=own),
         ],
         availability=GraphAvailability(graph, address=own[0] if own else None,
                                        personal=tokens.is_personal),

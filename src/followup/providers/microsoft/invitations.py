@@ -14,7 +14,7 @@ when the last one was), so most idle cycles cost nothing here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -41,8 +41,10 @@ _CALENDAR_TYPES = frozenset({"text/calendar", "application/ics"})
 class GraphInvitationSource:
     def __init__(self, graph: GraphClient, *, account: str, default_tz: tzinfo,
                  every: timedelta = timedelta(0),
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now,
+                 user_addresses: Collection[str] = ()) -> None:
         self._graph = graph
+        self._user = tuple(user_addresses)
         self._source = f"mail:{account}"
         self._tz = default_tz
         self._every = every
@@ -79,8 +81,9 @@ class GraphInvitationSource:
         meetings: dict[tuple[str, datetime], Meeting] = {}
         for message_id in ids:
             raw = self._graph.get(f"/me/messages/{message_id}/$value", endpoint="messages.mime")
+            # Not accepted and not on the calendar (filtered below): nothing (RFC 6047).
             parsed = parse_invitation_mail(raw.content, source=self._source, window=window,
-                                           default_tz=self._tz)
+                                           default_tz=self._tz, user_addresses=self._user)
             changes.errors.extend(parsed.errors)
             for meeting in parsed.meetings:
                 meetings[(meeting.uid, meeting.occurrence)] = meeting
