@@ -341,16 +341,22 @@ class _Cycle:
         return out
 
     def _place_block(self, batch: Sequence[_Planned]) -> None:
-        plans = [item.plan for item in batch if item.plan is not None]
+        intent = self._block_for([item.plan for item in batch if item.plan is not None])
+        if intent is not None:
+            batch[0].intents.append(intent)
+
+    def _block_for(self, plans: Sequence[MeetingPlan]) -> WriteIntent | None:
+        """One block for these meetings' drafts, clear of busy time (offered slots and the
+        ledger's blocks included) and of the blocks this cycle placed already."""
         if not plans:
-            return
+            return None
         placed = plan_first_touch_block(self.ctx, plans, busy=[*self.busy(), *self._offered],
                                         taken=self.taken, ours=self._ours())
         if placed is None:
-            return
+            return None
         intent, interval = placed
         self.taken.append(interval)
-        batch[0].intents.append(intent)
+        return intent
 
     def _block_window(self, meeting: Meeting) -> datetime:
         """When a block for this meeting can first be placed: the start of the first working
@@ -378,16 +384,9 @@ class _Cycle:
         self.report.blocks_waiting_until = self._deferred_wake
         if not ready:
             return
-        plans = self._rebuilt_plans(ready, grace)
-        if not plans:
-            return
-        placed = plan_first_touch_block(self.ctx, plans, busy=[*self.busy(), *self._offered],
-                                        taken=self.taken, ours=self._ours())
-        if placed is None:
-            return
-        intent, interval = placed
-        self.taken.append(interval)
-        self._record([intent])
+        intent = self._block_for(self._rebuilt_plans(ready, grace))
+        if intent is not None:
+            self._record([intent])
 
     def release_holds(self) -> None:
         """Remove the tentative events holding offered times whose offer is gone: the draft
