@@ -424,3 +424,14 @@ def test_contact_note_for_a_second_meeting_says_met_again() -> None:
     m = Meeting(uid="u", start=start, end=start + timedelta(hours=1), title="Q2 planning")
     assert contact_note(m, ZoneInfo("UTC")).startswith("Met at Q2 planning, ")
     assert contact_note(m, ZoneInfo("UTC"), again=True).startswith("Met again at Q2 planning, ")
+
+
+def test_a_late_block_says_in_words_why_it_is_after_the_deadline() -> None:
+    m = meeting(ME, JANE, description=NOTES)
+    item = BlockItem(meeting=m, material=read_material(NOTES),
+                     drafts=(BlockDraft(KEY, ("Jane Doe <jane.doe@acme-corp.com>",), "Hi"),),
+                     promises=(), offered=(), others=())
+    block = Composer(USER).first_touch_block(
+        [item], start=local(2026, 3, 9, 9), end=local(2026, 3, 9, 9, 15), conflict=False,
+        where_drafts_are="your Drafts folder", tz=BERLIN, late=True)
+    assert "No working time was left before the follow-up deadline" in block.description

@@ -70,12 +70,16 @@ def test_no_free_time_before_the_deadline_places_a_conflict_at_the_last_working_
     assert is_working_time(SCHEDULE, BERLIN, Interval(p.start, p.end))
 
 
-def test_no_working_time_left_at_all_places_a_conflict_right_before_the_deadline() -> None:
+def test_no_working_time_left_at_all_gives_the_first_working_slot_after_the_deadline() -> None:
+    # Never a block on Saturday evening: Monday 9:00, marked late (the block says so).
     schedule = ScheduleConfig(deadline_hours=24)
     end = local(2026, 3, 6, 17, 30)  # Friday -> deadline Saturday 17:30
     p = place_block(end, now=end, busy=[], schedule=schedule, tz=BERLIN)
-    assert p.conflict
-    assert p.end == local(2026, 3, 7, 17, 30)
+    assert p.late and not p.conflict
+    assert p.start == local(2026, 3, 9, 9)
+    busy = [Interval(local(2026, 3, 9, 9), local(2026, 3, 9, 12))]
+    assert place_block(end, now=end, busy=busy, schedule=schedule, tz=BERLIN).start == local(
+        2026, 3, 9, 12)
 
 
 def test_spring_forward_weekend_keeps_nine_o_clock_local() -> None:
@@ -194,7 +198,13 @@ def test_block_placement_properties(s: tuple[ZoneInfo, datetime, datetime, list[
     duration = timedelta(minutes=SCHEDULE.block_minutes)
     assert p.end - p.start == duration
     assert p.start >= earliest
-    if earliest + duration <= deadline:
+    if p.late:
+        # No working time before the deadline: the first working time after it, never a
+        # slot outside working hours.
+        assert not any(w.end - w.start >= duration
+                       for w in working_windows(SCHEDULE, tz, earliest, deadline))
+        assert is_working_time(SCHEDULE, tz, Interval(p.start, p.end))
+    elif earliest + duration <= deadline:
         assert p.end <= deadline
     if not p.conflict:
         span = Interval(p.start, p.end)

@@ -250,12 +250,14 @@ class Composer:
         conflict: bool,
         where_drafts_are: str,
         tz: ZoneInfo,
+        late: bool = False,
     ) -> BlockPayload:
         """The calendar block that reminds the user to send the first follow-ups of one or
-        more meetings, with the private notes, the promises and the offered times."""
+        more meetings, with the private notes, the promises and the offered times. `late`:
+        no working time was left before the deadline; the block says so."""
         return first_touch_block(
             self, items, start=start, end=end, conflict=conflict,
-            where_drafts_are=where_drafts_are, tz=tz,
+            where_drafts_are=where_drafts_are, tz=tz, late=late,
         )
 
     def nurture_block(

@@ -266,6 +266,7 @@ def first_touch_block(
     conflict: bool,
     where_drafts_are: str,
     tz: ZoneInfo,
+    late: bool = False,
 ) -> BlockPayload:
     """The block on the user's calendar for the first notes of one or more meetings: where
     each draft is, what was promised, the times offered, who else was there, and the notes."""
@@ -291,6 +292,7 @@ def first_touch_block(
         "minutes": int((end - start).total_seconds() // 60),
         "where_drafts_are": where_drafts_are,
         "conflict": conflict,
+        "late": late,
     }
     return BlockPayload(
         summary=block_summary(items),

@@ -454,6 +454,7 @@ def plan_first_touch_block(
         conflict=placement.conflict,
         where_drafts_are=ctx.where_drafts_are,
         tz=ctx.user.tz,
+        late=placement.late,
     )
     intent = WriteIntent(
         key=keys.touch_key(ctx.account, first.uid, first.occurrence, "", 0, "block"),

@@ -19,6 +19,8 @@ from followup.model import Interval
 # Blocks start on a 5-minute mark; proposed slots on the half hour (as people propose them).
 BLOCK_STEP = timedelta(minutes=5)
 PROPOSAL_STEP = timedelta(minutes=30)
+# How far past the deadline a late block looks for working time.
+LATE_SEARCH_DAYS = 14
 # How many working days ahead meeting proposals may go.
 PROPOSAL_WORKING_DAYS = 5
 # Where in the working day proposals aim, as fractions of it: mid-morning, mid-afternoon...
@@ -30,6 +32,7 @@ class Placement:
     start: datetime
     end: datetime
     conflict: bool = False  # no free working-hours slot before the deadline
+    late: bool = False  # no working time at all before the deadline: the first after it
 
 
 def _utc(dt: datetime) -> datetime:
@@ -150,8 +153,10 @@ def place_block(
 
     The first free working-hours slot after max(now, meeting end + grace) that ends within
     target_hours of the meeting's end; else the first that ends before deadline_hours; else,
-    marked as a conflict, the last working-hours slot that ends by the deadline (busy or not),
-    or right at the deadline when no working time is left before it.
+    marked as a conflict, the last working-hours slot that ends by the deadline (busy or not).
+    When no working time is left before the deadline at all, never a slot outside working
+    hours: the first free working-hours slot after it (else the first working slot), marked
+    late so the block can say so.
     """
     meeting_end = _utc(meeting_end)
     duration = timedelta(minutes=schedule.block_minutes)
@@ -171,6 +176,14 @@ def place_block(
     if windows:
         last = windows[-1]
         return Placement(last.end - duration, last.end, conflict=True)
+    after = Interval(earliest, earliest + timedelta(days=LATE_SEARCH_DAYS))
+    for occupied in (busy, ()):
+        late = next(free_slots(schedule, tz, busy=occupied, duration=duration,
+                               start=after.start, end=after.end), None)
+        if late is not None:
+            return Placement(late.start, late.end, conflict=bool(occupied is not busy),
+                             late=True)
+    # No working day at all (an empty working week is refused by the config): keep the time.
     start = max(earliest, deadline - duration)
     return Placement(start, start + duration, conflict=True)
 
