@@ -294,7 +294,7 @@ def test_first_touch_block_carries_the_notes_promises_offers_and_links() -> None
     assert block.draft_keys == (KEY,)
     assert f"[draft {KEY}]" in text  # the engine puts the link in when it writes the block
     assert "Seemed skeptical about our pricing" in text  # the notes are the user's own
-    assert "- [ ] the Q3 benchmark article" in text
+    assert "- [ ] send the Q3 benchmark article" in text
     assert "- Wednesday 4 March, 10:30–11:00" in text
     assert "Also there: Bob Roe, Roe Industries" in text
     assert "your Gmail Drafts folder" in text

@@ -9,7 +9,7 @@ import pytest
 from engine.world import BOB, CHARLES, JANE, ME, T0, World, make_config, meeting, person
 from followup.errors import AuthError, TransientError
 from followup.ledger import WriteState
-from followup.model import Attendee, Meeting, WriteKind
+from followup.model import Attendee, CUType, Meeting, PartStat, WriteKind
 from followup.providers.memory import Faults, MemoryProvider
 
 AFTER = T0 + timedelta(hours=1, minutes=15)  # the meeting ended 15 minutes ago
@@ -41,6 +41,19 @@ def test_after_a_meeting_each_new_person_gets_a_contact_and_a_draft_and_it_one_b
     assert block.description.count("Draft: memory://drafts/") == 2
     assert "We talked about the pilot." in block.description
     assert "Also there: Charles Babbage" in block.description
+
+
+def test_the_block_names_only_people_as_also_there(world: World) -> None:
+    room = person("boardroom3@resource.calendar.google.com", "Board Room 3", cutype=CUType.ROOM)
+    bot = person("no-reply@scheduler.example", "Calendar notifications")
+    gone = Attendee("bill@initech.example", "Bill Lumbergh", PartStat.DECLINED)
+    world.provider.add_meeting(meeting("m1@acme.example", T0, [JANE, CHARLES, room, bot, gone]))
+    world.cycle(AFTER)
+    (block,) = world.provider.live_blocks()
+    also = [line for line in block.description.splitlines() if line.startswith("Also there:")]
+    # A colleague was there; a room, a no-reply sender, someone who declined and the user
+    # were not (people, by triage's own judgement).
+    assert also == ["Also there: Charles Babbage, Engines"]
 
 
 def test_running_a_cycle_twice_creates_nothing_new(world: World) -> None:

@@ -218,6 +218,20 @@ def _meeting_skips(meeting: Meeting, rules: TriageConfig, judge: _Judge) -> list
     return skips
 
 
+# Skips that mean "not a person who was there": the user, a second listing, rooms, lists,
+# machines, people who declined, addresses that are not addresses.
+NOT_PRESENT = frozenset({SELF, DUPLICATE, SKIP_ADDRESS, RESOURCE, GROUP, MACHINE, DECLINED,
+                         INVALID_EMAIL})
+
+
+def people_present(meeting: Meeting, skips: Iterable[Skip]) -> list[Attendee]:
+    """Who was at the meeting as a person, by triage's own judgement (`skips` from
+    `triage`): for the block's "Also there", never a room, a no-reply sender or the user."""
+    absent = {s.email for s in skips if s.code in NOT_PRESENT}
+    return [p for p in _candidates(meeting)
+            if not p.is_self and normalise_email(p.email) not in absent]
+
+
 def triage(
     meeting: Meeting,
     user: UserConfig,

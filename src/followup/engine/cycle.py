@@ -49,7 +49,7 @@ from followup.core.planner import (
 )
 from followup.core.slots import working_windows
 from followup.core.slottext import format_slot
-from followup.core.triage import series_members, triage
+from followup.core.triage import normalise_email, people_present, series_members, triage
 from followup.engine import cadence
 from followup.engine.apply import Hook, apply_pending
 from followup.errors import AuthError, FollowupError
@@ -297,8 +297,8 @@ class _Cycle:
             recipients=recipients, busy=self.proposal_busy() if writing else [],
             taken=self.taken,
             offers=self.offered() if writing else [],
-            others=[p for p in _everyone_else(meeting, self.self_addresses)
-                    if p.email not in new_emails],
+            others=[p for p in people_present(meeting, result.skips)
+                    if normalise_email(p.email) not in new_emails],
         )
         done.plan = plan
         done.intents.extend(plan.intents)
@@ -454,9 +454,11 @@ class _Cycle:
                     text = format_slot(slot, tz, zone)
                     if text not in offered:
                         offered.append(text)
+            judged = triage(meeting, self.config.user, self.config.triage,
+                            self_addresses=self.self_addresses, known_series_members=None)
             others = tuple(person_label(p.email, p.name)
-                           for p in _everyone_else(meeting, self.self_addresses)
-                           if p.email not in recipients)
+                           for p in people_present(meeting, judged.skips)
+                           if normalise_email(p.email) not in recipients)
             plan = MeetingPlan(meeting)
             plan.block_item = BlockItem(meeting=meeting, material=material,
                                         drafts=tuple(block_drafts), promises=material.promises,
@@ -665,18 +667,6 @@ def _half_days(planned: Sequence[_Planned], tz: ZoneInfo) -> list[list[_Planned]
         local = item.meeting.end.astimezone(tz)
         batches.setdefault((local.date(), local.hour < 13), []).append(item)
     return list(batches.values())
-
-
-def _everyone_else(meeting: Meeting, self_addresses: Sequence[str]) -> list[Attendee]:
-    """The people on a meeting other than the user, for "who else was there"."""
-    own = {a.lower() for a in self_addresses}
-    people = [a for a in meeting.attendees if not a.is_self and a.email.lower() not in own]
-    org = meeting.organizer
-    if org is not None and not org.is_self and org.email.lower() not in own and all(
-        a.email != org.email for a in people
-    ):
-        people.append(org)
-    return people
 
 
 def _first_state(
