@@ -187,7 +187,7 @@ class DraftsConfig(_Model):
     # Your booking page (Calendly, cal.com, ...): offered instead of proposed slots.
     booking_url: str = ""
     # An offered slot stays reserved this long after the draft is written (or until the
-    # slot starts, or the draft is deleted).
+    # slot is over, or the draft is deleted).
     offer_hold_hours: int = Field(72, ge=1, le=24 * 30)
     # A slot is never offered to more than this many open drafts at once.
     max_offers_per_slot: int = Field(2, ge=1, le=10)

@@ -27,8 +27,11 @@ from followup.core.drafting import (
     draft_link_marker,
     first_touch_block,
     first_touch_draft,
+    label_of,
 )
 from followup.core.later import LaterTouch, later_touch
+from followup.core.mime import display_name
+from followup.core.mime import render_mime as render_mime  # re-exported: its old home
 from followup.core.names import PersonName, organization_from_email, parse_name
 from followup.core.state import PersonState
 from followup.core.text import (
@@ -88,10 +91,7 @@ class Person:
     def label(self) -> str:
         """ "Jane Doe, Acme": a readable name (the address when the name is not usable),
         with the organisation when the domain gives one."""
-        who = self.name if self.greeting is not None and self.name else self.email
-        if self.organization and self.organization.lower() not in who.lower():
-            return f"{who}, {self.organization}"
-        return who
+        return label_of(self.email, self.name if self.greeting is not None else None)
 
 
 def contact_note(
@@ -109,12 +109,6 @@ def contact_note(
     if notes.strip():
         note = f"{one_line(note, 300)}. Notes: {one_line(notes, CARD_NOTES)}"
     return one_line(note, 300 + CARD_NOTES + 10)
-
-
-def _header_name(name: str | None) -> str | None:
-    """A display name for To/From: one line; dropped if it is an address (spoof-prone)."""
-    clean = one_line(name, 120)
-    return clean if clean and "@" not in clean else None
 
 
 class Composer:
@@ -175,7 +169,7 @@ class Composer:
     def from_address(self) -> tuple[str | None, str] | None:
         if not self.user.addresses:
             return None
-        return (_header_name(self.user.name), self.user.addresses[0])
+        return (display_name(self.user.name), self.user.addresses[0])
 
     _from = from_address
 
@@ -225,7 +219,7 @@ class Composer:
         if replying and last is not None and last.message_id:
             refs = (last.message_id,)
         return DraftPayload(
-            to=((_header_name(who.name), state.email),),
+            to=((display_name(who.name), state.email),),
             subject=one_line(subject, 200),
             body=self._render(NURTURE_TEMPLATES[language], context),
             message_id=keys.message_id(key),
@@ -433,4 +427,3 @@ def _cap(text: str, limit: int) -> str:
 
 
 # Moved to followup.core.mime (headers encoded and checked there); kept importable here.
-from followup.core.mime import render_mime  # noqa: E402, F401

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from followup import keys
 from followup.core.material import Material, Promise
+from followup.core.mime import display_name
 from followup.core.names import organization_from_email, parse_name
 from followup.core.occasion import (
     LANGUAGES,
@@ -102,7 +103,13 @@ def person_label(email: str, raw_name: str | None) -> str:
     """ "Jane Doe, Acme": the readable name (the address when the name is unusable), with the
     organisation when the domain gives one."""
     parsed = parse_name(raw_name)
-    who = parsed.display if parsed.greeting is not None and parsed.display else email
+    return label_of(email, parsed.display if parsed.greeting is not None else None)
+
+
+def label_of(email: str, reliable_name: str | None) -> str:
+    """A name known to be usable (else the address), with the organisation its domain gives
+    when the name does not already say it."""
+    who = reliable_name or email
     org = organization_from_email(email)
     if org and org.lower() not in who.lower():
         return f"{who}, {org}"
@@ -218,13 +225,7 @@ def _display_name(r: Recipient) -> str | None:
     """The name in To: the card's, else the invite's as a person writes it ("John Smith" for
     "SMITH, JOHN"), else none (an unreliable name is worse than the bare address)."""
     parsed = parse_name(r.attendee.name)
-    return _header_name(r.card_name or (parsed.display if parsed.greeting else None))
-
-
-def _header_name(name: str | None) -> str | None:
-    """A display name for To: one line, and never an address (spoof-prone)."""
-    clean = one_line(name, 120)
-    return clean if clean and "@" not in clean else None
+    return display_name(r.card_name or (parsed.display if parsed.greeting else None))
 
 
 def occasion_label(meeting: Meeting) -> str:

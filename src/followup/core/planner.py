@@ -243,15 +243,18 @@ def _propose(
     return slots
 
 
-def _send_day_start(ctx: PlanContext, meeting: Meeting) -> datetime:
-    """When the user will likely send the draft: the first working time after the meeting's
-    end plus grace (proposals start on the working day after it)."""
-    earliest = max(ctx.now, first_touch_due(meeting, ctx.schedule))
+def send_window_start(ctx: PlanContext, meeting: Meeting) -> datetime:
+    """When the user can first act on a meeting's follow-up: the first working instant at or
+    after its end plus grace (now, within working hours). Proposals start on the working day
+    after it; a block waits for it."""
+    return working_start(ctx, max(ctx.now, first_touch_due(meeting, ctx.schedule)))
+
+
+def working_start(ctx: PlanContext, after: datetime) -> datetime:
+    """The first working instant at or after `after` (itself, within working hours)."""
     window = next(
-        working_windows(ctx.schedule, ctx.user.tz, earliest, earliest + timedelta(days=14)),
-        None,
-    )
-    return window.start if window is not None else earliest
+        working_windows(ctx.schedule, ctx.user.tz, after, after + timedelta(days=14)), None)
+    return window.start if window is not None else after
 
 
 def plan_first_touch(
@@ -314,7 +317,7 @@ def plan_first_touch(
     held = [o for o in offers if o.end > span.start and o.start < span.end]
     zone = their_zone(meeting, tz)
     language = note_language(material, meeting, ctx.user.language)
-    after = _send_day_start(ctx, meeting)
+    after = send_window_start(ctx, meeting)
     drafts: list[BlockDraft] = []
     offered_text: list[str] = []
     for group in draft_groups(to_write, ctx.drafts.group_by):

@@ -45,9 +45,10 @@ from followup.core.planner import (
     first_touch_window,
     plan_first_touch,
     plan_first_touch_block,
+    send_window_start,
     their_zone,
+    working_start,
 )
-from followup.core.slots import working_windows
 from followup.core.slottext import format_slot
 from followup.core.triage import normalise_email, people_present, series_members, triage
 from followup.engine import cadence
@@ -177,6 +178,7 @@ class _Cycle:
         self._plain_busy: list[Interval] = []  # busy() without the offered slots
         self._held: list[Interval] | None = None  # slots held by earlier drafts (ledger)
         self._deferred_wake: datetime | None = None  # when waiting drafts get their block
+        self._first_touch_rows: list[WriteRow] | None = None  # see _recent_first_touch
         self._busy: list[Interval] | None = None
         self._blocks: list[Interval] | None = None  # the ledger's blocks, read once a cycle
         self._busy_window: Interval | None = None
@@ -361,25 +363,26 @@ class _Cycle:
     def _block_window(self, meeting: Meeting) -> datetime:
         """When a block for this meeting can first be placed: the start of the first working
         window at or after its end plus grace (now, if that window is open)."""
-        return _window_start(self.ctx, max(self.now, first_touch_due(meeting, self.schedule)))
+        return send_window_start(self.ctx, meeting)
 
     def _deferred_blocks(self) -> None:
         """One block for the first-touch drafts that no block lists yet and whose working
         window has opened (the weekend's meetings on Monday morning), rebuilt from the
         ledger: the drafts were recorded cycles ago."""
-        since = self.now - timedelta(hours=self.schedule.deadline_hours + 24)
-        rows = self.ledger.first_touch_writes(self.account.name, since)
+        rows = self._recent_first_touch()
         listed = {k for r in rows if isinstance(r.payload, BlockPayload)
                   and not r.payload.tentative
                   for k in r.payload.draft_keys}
+        since = self.now - timedelta(hours=self.schedule.deadline_hours + 24)
         waiting = [r for r in rows if r.kind is WriteKind.DRAFT and r.key not in listed
+                   and r.due >= since
                    and r.state not in (WriteState.DISMISSED, WriteState.REMOVED)
                    and r.meeting_uid]
         if not waiting:
             return
         grace = timedelta(minutes=self.schedule.grace_minutes)
-        ready = [r for r in waiting if _window_start(self.ctx, r.due) <= self.now]
-        later = [_window_start(self.ctx, r.due) for r in waiting if r not in ready]
+        ready = [r for r in waiting if working_start(self.ctx, r.due) <= self.now]
+        later = [working_start(self.ctx, r.due) for r in waiting if r not in ready]
         self._deferred_wake = min(later, default=None)
         self.report.blocks_waiting_until = self._deferred_wake
         if not ready:
@@ -388,15 +391,22 @@ class _Cycle:
         if intent is not None:
             self._record([intent])
 
+    def _recent_first_touch(self) -> list[WriteRow]:
+        """First-touch drafts and blocks recent enough to still need a block or hold a slot,
+        read once a cycle (the waiting drafts and the held offers both look at them)."""
+        if self._first_touch_rows is None:
+            since = self.now - timedelta(
+                hours=self.schedule.deadline_hours + self.config.drafts.offer_hold_hours + 24)
+            self._first_touch_rows = self.ledger.first_touch_writes(self.account.name, since)
+        return self._first_touch_rows
+
     def release_holds(self) -> None:
         """Remove the tentative events holding offered times whose offer is gone: the draft
         was deleted unsent, the hold passed, or the slot began ([drafts] hold_offers)."""
         if self.dry_run:
             return
         name = self.account.name
-        since = self.now - timedelta(
-            hours=self.schedule.deadline_hours + self.config.drafts.offer_hold_hours + 24)
-        holds = [r for r in self.ledger.first_touch_writes(name, since)
+        holds = [r for r in self._recent_first_touch()
                  if isinstance(r.payload, BlockPayload) and r.payload.tentative
                  and r.state is WriteState.DONE and r.payload.start > self.now]
         if not holds:
@@ -650,13 +660,6 @@ def _known_from_mail(seen: Interaction | None, meeting: Meeting) -> bool:
     if seen is None or seen.at >= meeting.start:
         return False
     return seen.direction == "sent" or seen.at < meeting.start - INVITATION_WINDOW
-
-
-def _window_start(ctx: PlanContext, after: datetime) -> datetime:
-    """The first working instant at or after `after` (itself, within working hours)."""
-    window = next(working_windows(ctx.schedule, ctx.user.tz, after,
-                                  after + timedelta(days=14)), None)
-    return window.start if window is not None else after
 
 
 def _half_days(planned: Sequence[_Planned], tz: ZoneInfo) -> list[list[_Planned]]:

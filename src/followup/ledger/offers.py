@@ -64,15 +64,16 @@ class OffersMixin:
                 index_elements=["account", "draft_key", "starts_at"]), rows)
 
     def live_offers(self, account: str, now: datetime) -> list[Offer]:
-        """Offers still held: the slot has not started, the hold has not passed, and the
-        draft is not known to be gone (the user deleted it, undo removed it, it failed)."""
+        """Offers still held: the slot is not over (one under way may be the booked call),
+        the hold has not passed, and the draft is not known to be gone (the user deleted
+        it, undo removed it, it failed)."""
         t, w = schema.offers, schema.writes
         gone = select(w.c.key).where(w.c.state.in_(_GONE))
         with self._engine.begin() as conn:
             rows = conn.execute(
                 select(t.c.draft_key, t.c.starts_at, t.c.ends_at).where(
                     t.c.account == account,
-                    t.c.starts_at > codec.utc(now),
+                    t.c.ends_at > codec.utc(now),
                     t.c.hold_until > codec.utc(now),
                     t.c.draft_key.not_in(gone),
                 )
@@ -111,7 +112,7 @@ class OffersMixin:
             result = conn.execute(
                 delete(t).where(
                     t.c.account == account,
-                    (t.c.starts_at <= codec.utc(now)) | (t.c.hold_until <= codec.utc(now)),
+                    (t.c.ends_at <= codec.utc(now)) | (t.c.hold_until <= codec.utc(now)),
                 )
             )
         return int(result.rowcount or 0)
