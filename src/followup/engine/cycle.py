@@ -75,6 +75,8 @@ log = structlog.get_logger(__name__)
 # How far back the mail history is asked about a new person: mail before the meeting means
 # they are known (no "good to meet you"), mail after it means the follow-up already happened.
 KNOWN_LOOKBACK = timedelta(days=365)
+# How long before its start a block can fall due, at most (see _ledger_blocks).
+BLOCK_LEAD = timedelta(days=45)
 
 
 @dataclass
@@ -568,11 +570,14 @@ class _Cycle:
         """Once a cycle: the blocks it places later are in `taken`."""
         if self._blocks is None:
             states = (WriteState.PENDING, WriteState.FAILED, WriteState.DONE)
+            # A block starts at most a few weeks after it falls due (a late first touch: the
+            # deadline plus a fortnight's search), so older rows cannot still be ahead.
+            since = self.now - BLOCK_LEAD
             self._blocks = [
                 Interval(row.payload.start, row.payload.end)
-                for row in self.ledger.writes(self.account.name, states=states)
-                if row.kind is WriteKind.BLOCK and isinstance(row.payload, BlockPayload)
-                and row.payload.end > self.now
+                for row in self.ledger.recent_writes(self.account.name, since,
+                                                     (WriteKind.BLOCK,), states=states)
+                if isinstance(row.payload, BlockPayload) and row.payload.end > self.now
             ]
         return self._blocks
 

@@ -667,13 +667,29 @@ class Ledger(OffersMixin, PeopleMixin):
     def first_touch_writes(self, account: str, since: datetime) -> list[WriteRow]:
         """First-touch drafts and blocks due since `since` (the planner's batching looks at
         which recent drafts no block lists yet)."""
+        return self.recent_writes(account, since, (WriteKind.DRAFT, WriteKind.BLOCK), touch=0)
+
+    def recent_writes(
+        self,
+        account: str,
+        since: datetime,
+        kinds: Collection[WriteKind],
+        *,
+        touch: int | None = None,
+        states: Collection[WriteState] | None = None,
+    ) -> list[WriteRow]:
+        """Writes of these kinds due since `since`, by due time: what planning needs of the
+        recent past without reading the account's whole history every cycle."""
         t = schema.writes
         query = select(t).where(
             t.c.account == account,
-            t.c.touch == 0,
-            t.c.kind.in_([WriteKind.DRAFT.value, WriteKind.BLOCK.value]),
+            t.c.kind.in_([WriteKind(k).value for k in kinds]),
             t.c.due >= codec.utc(since),
         ).order_by(t.c.due, t.c.key)
+        if touch is not None:
+            query = query.where(t.c.touch == touch)
+        if states is not None:
+            query = query.where(t.c.state.in_([WriteState(s).value for s in states]))
         with self._engine.begin() as conn:
             return [_write_row(r) for r in conn.execute(query)]
 
