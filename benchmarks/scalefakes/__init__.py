@@ -1,0 +1,1 @@
+"""Many-user asyncio fakes of Google and Microsoft Graph for benchmarks/company_scale.py."""
