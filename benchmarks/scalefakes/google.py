@@ -1,0 +1,246 @@
+"""Google Calendar v3, Gmail v1, People v1 and the OAuth token endpoint for MANY users, on
+one asyncio loop (a Starlette app; serve.py runs it under uvicorn).
+
+Each user's state and rules are those of the single-user fake the Google tests use
+(tests/google/fake_google.py: sync tokens and 410, 409 for a reused event id, drafts and the
+Gmail search subset, contacts, contact groups and a People search that sees what existed at
+the last warm-up): one `FakeGoogle` per user, never started as a server, so a rule fixed there
+holds here too. This module adds what a scale run needs on top:
+
+- users told apart by their access token: the token endpoint maps each refresh token to its
+  user and issues an access token bound to that user;
+- every request waits `latency` seconds (asyncio.sleep: a thousand waiting requests cost no
+  CPU and no thread) and is counted per user and per route (the discovery method id);
+- a 429 storm (Retry-After) and revoked grants (invalid_grant) per user;
+- `written(user)`: what followup created, to check the ledger against (0 duplicates, 0 lost).
+
+Routes followup does not call are served as the reference fake serves them (every handler in
+its HANDLERS table); a request that matches no route is answered 404 and listed in `unknown`,
+so a benchmark run shows at once which call the fake lacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from benchmarks.scalefakes.control import Meeting, RequestCounts
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route as StarletteRoute
+
+_TESTS_GOOGLE = Path(__file__).resolve().parents[2] / "tests" / "google"
+if str(_TESTS_GOOGLE) not in sys.path:  # the reference fake is a test helper, not a package
+    sys.path.insert(0, str(_TESTS_GOOGLE))
+
+from fake_google import (  # noqa: E402 - after the path above
+    ALL_SCOPES,
+    ApiError,
+    FakeGoogle,
+    Route,
+    _dispatch,
+    _routes,
+    rfc3339,
+)
+
+CLIENT_ID, CLIENT_SECRET = "scale-client-id", "scale-client-secret"
+ACCESS_SECONDS = 3600
+
+
+@dataclass
+class _User:
+    name: str
+    email: str
+    state: FakeGoogle
+    meetings: set[str] = field(default_factory=set)  # event ids the benchmark put there
+    revoked: bool = False
+    storm_until: float = 0.0
+
+
+def _routes_by_method() -> dict[str, list[Route]]:
+    """The reference fake's routes (longest literal first), split by HTTP method: a request
+    is matched against its method's routes only."""
+    out: dict[str, list[Route]] = {}
+    for r in _routes():
+        out.setdefault(r.http_method, []).append(r)
+    return out
+
+
+class GoogleScaleFake:
+    kind = "google"
+
+    def __init__(self, base_url: str, *, latency: float = 0.1) -> None:
+        self.base = base_url.rstrip("/")
+        self.latency = latency
+        self.users: dict[str, _User] = {}
+        self.refresh: dict[str, str] = {}  # refresh token -> user
+        self.access: dict[str, tuple[str, float]] = {}  # access token -> (user, expiry)
+        self.stats = RequestCounts()
+        self.unknown: dict[str, int] = {}  # "METHOD /path" -> n: routes the fake lacks
+        self._routes = _routes_by_method()
+        self.app = Starlette(routes=[StarletteRoute(
+            "/{path:path}", self._serve, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])])
+
+    # --- ScaleFake -----------------------------------------------------------------------
+
+    def add_user(self, user: str, email: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+        state = FakeGoogle(user=email)
+        self.users[user] = _User(user, email, state)
+        refresh = f"1//scale-{user}-{secrets.token_urlsafe(8)}"
+        self.refresh[refresh] = user
+        config = {"kind": "google", "name": user, "calendar_url": self.base + "/calendar/v3/",
+                  "gmail_url": self.base + "/", "people_url": self.base + "/",
+                  "token_uri": self.base + "/token"}
+        token = {"refresh_token": refresh, "client_id": CLIENT_ID,
+                 "client_secret": CLIENT_SECRET, "token_uri": self.base + "/token",
+                 "scopes": ALL_SCOPES}
+        return config, {".json": json.dumps(token).encode()}
+
+    def add_meeting(self, user: str, meeting: Meeting) -> None:
+        u = self.users[user]
+        org_name, org_email = meeting.organizer
+        me = u.email.lower()
+        attendees = [{"email": org_email, "displayName": org_name, "organizer": True,
+                      "responseStatus": "accepted", **({"self": True}
+                                                       if org_email.lower() == me else {})}]
+        for name, addr in meeting.attendees:
+            attendees.append({"email": addr, "displayName": name,
+                              "responseStatus": "accepted" if addr.lower() == me
+                              else "needsAction", **({"self": True}
+                                                     if addr.lower() == me else {})})
+        u.state.clock = datetime.now(UTC)
+        ev = u.state.add_event(u.email, {
+            "iCalUID": meeting.uid, "summary": meeting.summary,
+            "description": meeting.description,
+            "start": {"dateTime": rfc3339(meeting.start), "timeZone": "UTC"},
+            "end": {"dateTime": rfc3339(meeting.end), "timeZone": "UTC"},
+            "organizer": {"email": org_email, "displayName": org_name,
+                          **({"self": True} if org_email.lower() == me else {})},
+            "attendees": attendees})
+        u.meetings.add(ev["id"])
+
+    def storm(self, users: set[str], until: float) -> None:
+        for name in users:
+            self.users[name].storm_until = until
+
+    def revoke(self, users: set[str]) -> None:
+        for name in users:
+            self.users[name].revoked = True
+        self.access = {t: v for t, v in self.access.items() if v[0] not in users}
+
+    def counts(self) -> dict[str, Any]:
+        out = self.stats.snapshot()
+        out["unknown"] = dict(self.unknown)
+        return out
+
+    def written(self, user: str) -> dict[str, list[str]]:
+        u = self.users[user]
+        s = u.state
+        drafts = []
+        for mid in s.drafts.values():
+            raw = s.messages[mid]["raw"]
+            parsed = message_from_bytes(raw, policy=policy.default)
+            drafts.append(str(parsed.get("Message-ID", mid)).strip())
+        blocks, holds = [], []
+        for cid, events in s.events.items():
+            for eid, ev in events.items():
+                if eid in u.meetings or ev["status"] == "cancelled":
+                    continue
+                (holds if ev["status"] == "tentative" else blocks).append(f"{cid}/{eid}")
+        return {"draft": drafts, "contact": sorted(s.people), "block": blocks, "hold": holds}
+
+    # --- HTTP ----------------------------------------------------------------------------
+
+    async def _serve(self, request: Request) -> Response:
+        raw = await request.body()
+        await asyncio.sleep(self.latency)
+        path, method = request.url.path, request.method
+        if path == "/token" and method == "POST":
+            return self._token(raw, request.headers.get("authorization", ""))
+        found = self._route(method, path)
+        if found is None:
+            key = f"{method} {path}"
+            self.unknown[key] = self.unknown.get(key, 0) + 1
+            self.stats.add("unknown", None, 404)
+            return _error(ApiError(404, "notFound", "no such route in the scale fake"))
+        route, params = found
+        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        entry = self.access.get(token)
+        if entry is None or entry[1] < time.monotonic():
+            self.stats.add(route.method_id, None, 401)
+            return _error(ApiError(401, "authError",
+                                   "Request had invalid authentication credentials."))
+        u = self.users[entry[0]]
+        if u.storm_until > time.monotonic():
+            # Retry-After: the storm's remaining time, as a server that knows it would say.
+            self.stats.add(route.method_id, u.name, 429)
+            return _error(ApiError(429, "rateLimitExceeded", "Rate Limit Exceeded"), {
+                "Retry-After": str(math.ceil(u.storm_until - time.monotonic()))})
+        query = parse_qs(request.url.query, keep_blank_values=True)
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            self.stats.add(route.method_id, u.name, 400)
+            return _error(ApiError(400, "parseError", "Parse Error"))
+        u.state.clock = datetime.now(UTC)  # Gmail's internalDate, events' `updated`
+        try:
+            result = _dispatch(u.state, route.method_id, params, query, body)
+        except ApiError as e:
+            self.stats.add(route.method_id, u.name, e.code)
+            return _error(e)
+        if result is None and method == "DELETE":
+            self.stats.add(route.method_id, u.name, 204)
+            return Response(status_code=204)
+        self.stats.add(route.method_id, u.name, 200)
+        return JSONResponse(result)
+
+    def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for r in self._routes.get(method, []):
+            m = r.pattern.match(path)
+            if m:
+                return r, {k: unquote(v) for k, v in m.groupdict().items()}
+        return None
+
+    def _token(self, raw: bytes, basic: str) -> Response:
+        form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        if basic.startswith("Basic "):  # client credentials may come as HTTP Basic auth
+            cid, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
+            form.setdefault("client_id", unquote(cid))
+            form.setdefault("client_secret", unquote(secret))
+        user = self.refresh.get(form.get("refresh_token", ""))
+        if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
+            self.stats.add("oauth2.token", user, 401)
+            return JSONResponse({"error": "invalid_client"}, 401)
+        if form.get("grant_type") != "refresh_token":
+            self.stats.add("oauth2.token", user, 400)
+            return JSONResponse({"error": "unsupported_grant_type"}, 400)
+        if user is None or self.users[user].revoked:
+            self.stats.add("oauth2.token", user, 400)
+            return JSONResponse({"error": "invalid_grant",
+                                 "error_description": "Token has been expired or revoked."},
+                                400)
+        token = f"ya29.scale-{secrets.token_urlsafe(16)}"
+        self.access[token] = (user, time.monotonic() + ACCESS_SECONDS)
+        self.stats.add("oauth2.token", user, 200)
+        return JSONResponse({"access_token": token, "expires_in": ACCESS_SECONDS - 1,
+                             "token_type": "Bearer", "scope": " ".join(ALL_SCOPES)})
+
+
+def _error(e: ApiError, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(e.body(), e.code, headers={**e.headers, **(headers or {})})
+
+
+def make_fake(base_url: str, *, latency: float = 0.1) -> GoogleScaleFake:
+    return GoogleScaleFake(base_url, latency=latency)
