@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import msal
@@ -58,6 +58,7 @@ from followup.providers.microsoft.targets import KEY_PROPERTY, KEYS_PROPERTY
 
 from .control import Meeting, RequestCounts
 from .graph_tls import TlsFiles, tls_files
+from .graph_tls import tls as _tls
 
 __all__ = ["CLIENT_ID", "GraphScale", "TlsFiles", "make_fake", "make_graph", "tls",
            "tls_files"]
@@ -128,6 +129,11 @@ class Mailbox:
     revoked: bool = False
     storm_until: float = 0.0
     routes: Counter[str] = field(default_factory=Counter)
+
+
+def _routes(rows: list[tuple[str, str, str, Callable[..., Reply]]]
+            ) -> list[tuple[str, re.Pattern[str], str, Callable[..., Reply]]]:
+    return [(m, re.compile(p), n, f) for m, p, n, f in rows]
 
 
 class GraphScale:
@@ -503,8 +509,8 @@ class GraphScale:
             return None
         prop, value = m[1], _odata(m[2]).lower()
         # The property name is matched exactly, the value without regard to case (Graph).
-        return [o for o in store.values() if str(o["_props"].get(prop, "")).lower() == value
-                and prop in o["_props"]]
+        return [o for o in store.values()
+                if prop in o["_props"] and str(o["_props"][prop]).lower() == value]
 
     def _events_list(self, box: Mailbox, q: dict[str, str], body: Any, prefer: str,
                      if_match: str | None, calendar: str | None = None) -> Reply:
@@ -717,8 +723,7 @@ class GraphScale:
                      "displayName": box.user}, {}
 
     # (method, path pattern under /v1.0, route name, handler)
-    _table: list[tuple[str, re.Pattern[str], str, Callable[..., Reply]]] = [
-        (m, re.compile(p), n, f) for m, p, n, f in [
+    _table: ClassVar[list[tuple[str, re.Pattern[str], str, Callable[..., Reply]]]] = _routes([
             ("GET", r"/me", "me", _me),
             ("GET", r"/me/calendarView/delta", "calendarView.delta", _delta),
             ("GET", r"/me/calendarView", "calendarView", _calendar_view),
@@ -748,7 +753,7 @@ class GraphScale:
             ("GET", r"/me/contacts/([^/]+)", "contacts.get", _get("contacts")),
             ("PATCH", r"/me/contacts/([^/]+)", "contacts.update", _contact_patch),
             ("DELETE", r"/me/contacts/([^/]+)", "contacts.delete", _delete("contacts")),
-        ]]
+        ])
 
 
 # The CA of the last `tls()` call: serve.py calls tls() and make_fake() separately, and the
@@ -760,9 +765,7 @@ def tls(directory: Path) -> tuple[Any, Path]:
     """control.py's TLS convention: (server-side ssl.SSLContext, CA bundle file). The
     certificate and key files are in `directory` too (graph_tls.tls_files) for uvicorn's
     ssl_certfile / ssl_keyfile."""
-    from .graph_tls import tls as make_tls
-
-    ctx, ca = make_tls(directory)
+    ctx, ca = _tls(directory)
     _LAST_CA["path"] = str(ca)
     return ctx, ca
 
