@@ -116,3 +116,25 @@ def test_two_microsoft_users_synced_through_the_scale_fake(
         assert "authority.token" not in fake.user_routes(user)  # the sealed token is used
     # One OpenID configuration per account: msal's http cache is sealed with the tokens.
     assert counts["routes"]["authority.openid"] == len(USERS), counts["routes"]
+
+    # A later meeting in steady state: its writes in one sync, on top of the idle delta.
+    fake.add_meeting("ann", Meeting(
+        uid="ann-m2@contoso.example", start=NOW - timedelta(minutes=50),
+        end=NOW - timedelta(minutes=20), organizer=("Ann", USERS["ann"]),
+        attendees=[("Raj Patel", "raj@globex.example")], summary="Pricing"))
+    before = _requests(fake, "ann")
+    assert worker.sync("ann", "due") == "done"
+    assert 3 < _requests(fake, "ann") - before <= 12, fake.user_routes("ann")  # 10 today
+    assert {k: len(v) for k, v in fake.written("ann").items()} == {"draft": 2, "contact": 2,
+                                                                   "block": 2}
+    # A 429 storm longer than the provider waits in a call (Retry-After over 120 s): the
+    # cycle gives up on its source at once (the engine records it as the cycle's error).
+    fake.storm({"ann"}, time.monotonic() + 600)
+    before = _requests(fake, "ann")
+    assert worker.sync("ann", "storm") in ("done", "retry")
+    assert _requests(fake, "ann") - before == 1
+    assert fake.counts()["status"]["429"] == 1
+    # A revoked grant: the access token stops working and the refresh is refused.
+    fake.revoke({"bob"})
+    assert worker.sync("bob", "revoked") == "needs_reconnect"
+    assert fake.counts()["status"].get("400") == 1  # invalid_grant, once
