@@ -78,3 +78,13 @@ def test_the_schema_head_read_from_the_files_is_alembics() -> None:
     from followup.ledger.migrate import _alembic_head, head_revision
 
     assert head_revision() == _alembic_head()
+
+
+def test_idle_commands_answer_from_the_snapshot_with_nothing_heavy(config: Path) -> None:
+    """Nothing changed since the last run: `run --once`, `status` and `plan` answer from the
+    snapshot without pydantic, SQLAlchemy, structlog or the engine (service.snapshot)."""
+    loaded("--config", str(config), "--log-level", "error", "run", "--once")
+    for argv in (("run", "--once"), ("status",), ("plan",)):
+        modules = loaded("--config", str(config), "--log-level", "error", *argv)
+        assert heavy_in(modules, (*HEAVY, "pydantic", "sqlalchemy", "structlog",
+                                  "followup.engine", "icalendar")) == [], argv

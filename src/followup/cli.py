@@ -167,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config_path(args: argparse.Namespace) -> Path:
-    from followup.config import default_config_path
+    from followup.paths import default_config_path
 
     return args.config if args.config else default_config_path()
 
@@ -241,14 +241,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = sys.stderr
     args = _parser().parse_args(argv)
-    from followup.config import ConfigError
     from followup.log import configure_logging, level_for
 
     fmt = {"auto": None, "json": True, "console": False}[args.log_format]
     verbosity = -1 if args.quiet else args.verbose
     level = level_for(explicit=args.log_level, verbosity=verbosity, stream=err,
                       default="warning" if args.command == "demo" else "info")
+    if level != "debug":  # debugging a cycle means running it
+        answered = _from_snapshot(args, out)
+        if answered is not None:
+            return answered
     configure_logging(json=fmt, level=level)
+    from followup.config import ConfigError
+
     try:
         code = _dispatch(args, out, err)
         out.flush()  # a closed pipe shows up here, inside the handler, not at exit
@@ -269,6 +274,25 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         with contextlib.suppress(OSError):  # stderr itself gone: nothing left to tell
             print(f"followup: {printable(explain(e))}", file=err)
         return EXIT_FAILED
+
+
+def _from_snapshot(args: argparse.Namespace, out: TextIO) -> int | None:
+    """An idle `run --once`, `status` or `plan` answered from the last round's snapshot
+    (service.snapshot), before the engine or structlog is imported: it logs nothing (its
+    output says the same as the full command's); None: run the command in full."""
+    cmd = args.command
+    if not (cmd in ("status", "plan") or (cmd == "run" and args.once and not args.dry_run)):
+        return None
+    from followup.service.snapshot import answer
+
+    try:
+        if not answer(cmd, _config_path(args), out, as_json=getattr(args, "json", False)):
+            return None
+        out.flush()
+    except BrokenPipeError:
+        _silence_stdout(out)
+        return EXIT_PIPE_CLOSED
+    return EXIT_OK
 
 
 def explain(e: BaseException) -> str:

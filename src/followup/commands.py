@@ -9,7 +9,7 @@ from typing import TextIO
 
 import structlog
 
-from followup.config import Config
+from followup.config import AccountConfig, Config
 from followup.core.compose import Composer
 from followup.engine.cycle import plan
 from followup.engine.undo import undo
@@ -38,7 +38,7 @@ def plan_command(config: Config, *, out: TextIO) -> int:
     now = datetime.now(UTC)
     failed = 0
     for account_cfg in config.accounts:
-        print(printable(f"== {account_cfg.name} ({account_cfg.kind})"), file=out)
+        print_plan_header(account_cfg, out)
         try:
             account = open_account(account_cfg, config)
             report = plan(config, ledger, account, composer, now)
@@ -53,6 +53,11 @@ def plan_command(config: Config, *, out: TextIO) -> int:
         print_cycle(report, tz=config.user.tz, out=out)
     ledger.close()
     return 1 if failed else 0
+
+
+def print_plan_header(account_cfg: AccountConfig, out: TextIO) -> None:
+    """The line above each account's part of `followup plan`."""
+    print(printable(f"== {account_cfg.name} ({account_cfg.kind})"), file=out)
 
 
 def undo_command(config: Config, *, account: str | None, yes: bool, out: TextIO) -> int:

@@ -6,7 +6,6 @@ config/followup.example.toml documents every key with its default; keep the two 
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from datetime import time
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import platformdirs
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     BaseModel,
@@ -26,7 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-APP = "followup"
+from followup.paths import resolve, state_dir
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 # Account names become file names (tokens/<name>.json): nothing that leaves the folder.
@@ -398,28 +397,19 @@ class Config(_Model):
         if v is None:
             return v
         base = (info.context or {}).get("base_dir")
-        resolved = _resolve(base, v) if base else str(Path(v).expanduser())
+        resolved = resolve(base, v) if base else str(Path(v).expanduser())
         if not Path(resolved or v).is_dir():
             raise ValueError(f"{resolved} is not a folder (templates_dir names a folder of "
                              "Jinja2 templates; remove the line to use the shipped ones)")
         return v
 
     def state_path(self) -> Path:
-        if self.state_dir:
-            return Path(self.state_dir).expanduser()
-        return Path(platformdirs.user_state_dir(APP))
+        return state_dir(self.state_dir)
 
     def ledger_url(self) -> str:
         if self.ledger.url:
             return self.ledger.url
         return f"sqlite:///{self.state_path() / 'ledger.sqlite3'}"
-
-
-def default_config_path() -> Path:
-    env = os.environ.get("FOLLOWUP_CONFIG")
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_config_dir(APP)) / "followup.toml"
 
 
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
@@ -463,40 +453,33 @@ def load_config(path: Path) -> Config:
     return parse_config(decode_config(data, str(path)), str(path), path.parent.resolve())
 
 
-def _resolve(base: Path | None, p: str | None) -> str | None:
-    if p is None or "://" in p:
-        return p
-    q = Path(p).expanduser()
-    return str(q if q.is_absolute() or base is None else base / q)
-
-
 def _resolve_paths(cfg: Config, base: Path) -> Config:
     accounts: list[LocalAccount | GoogleAccount | MicrosoftAccount] = []
     for a in cfg.accounts:
         if isinstance(a, LocalAccount):
             a = a.model_copy(
                 update={
-                    "calendars": [_resolve(base, c) or c for c in a.calendars],
-                    "maildir": _resolve(base, a.maildir),
-                    "contacts": _resolve(base, a.contacts),
-                    "followups": _resolve(base, a.followups),
+                    "calendars": [resolve(base, c) or c for c in a.calendars],
+                    "maildir": resolve(base, a.maildir),
+                    "contacts": resolve(base, a.contacts),
+                    "followups": resolve(base, a.followups),
                 }
             )
         elif isinstance(a, GoogleAccount):
-            a = a.model_copy(update={"client_secrets": _resolve(base, a.client_secrets)})
+            a = a.model_copy(update={"client_secrets": resolve(base, a.client_secrets)})
         else:
-            a = a.model_copy(update={"ca_bundle": _resolve(base, a.ca_bundle)})
+            a = a.model_copy(update={"ca_bundle": resolve(base, a.ca_bundle)})
         accounts.append(a)
     ledger = cfg.ledger
     if ledger.url and ledger.url.startswith("sqlite:///") and not ledger.url.startswith(
         "sqlite:////"
     ):
-        ledger = LedgerConfig(url="sqlite:///" + (_resolve(base, ledger.url[10:]) or ""))
+        ledger = LedgerConfig(url="sqlite:///" + (resolve(base, ledger.url[10:]) or ""))
     return cfg.model_copy(
         update={
             "accounts": accounts,
             "ledger": ledger,
-            "state_dir": _resolve(base, cfg.state_dir),
-            "templates_dir": _resolve(base, cfg.templates_dir),
+            "state_dir": resolve(base, cfg.state_dir),
+            "templates_dir": resolve(base, cfg.templates_dir),
         }
     )

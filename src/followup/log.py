@@ -13,13 +13,10 @@ Under journald (JOURNAL_STREAM names our stderr) each line starts with its syslo
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
-
-import structlog
 
 from followup.terminal import printable, use_color
 
@@ -97,6 +94,12 @@ def configure_logging(
     *, json: bool | None = None, level: str = "info", stream: TextIO | None = None
 ) -> None:
     """Set up structlog for the process. `json=None` picks JSON unless `stream` is a terminal."""
+    # Imported here: a command answered from the snapshot (service.snapshot) logs nothing
+    # and should not pay for structlog (asyncio and all) at start-up.
+    import logging
+
+    import structlog
+
     out = stream or sys.stderr
     tty = stream_isatty(out)
     use_json = (not tty) if json is None else json

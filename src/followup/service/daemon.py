@@ -34,6 +34,7 @@ from followup.engine.cycle import CycleReport, run_cycle
 from followup.errors import AuthError, FollowupError, TransientError
 from followup.ledger import Ledger, WriteState
 from followup.protocols import Account
+from followup.service import snapshot
 from followup.service.health import Health, HealthBoard, backoff
 from followup.service.http import HttpEndpoint
 from followup.service.lock import LockHeldError, StateLock
@@ -66,15 +67,20 @@ class Settings:
 
     config: Config
     composer: Composer
+    digest: str = ""  # of the config file, read before it was loaded (service.snapshot)
 
 
-def _settings(config: Config) -> Settings:
+def _settings(config: Config, digest: str = "") -> Settings:
     templates = Path(config.templates_dir) if config.templates_dir else None
-    return Settings(config, Composer(config.user, templates))
+    return Settings(config, Composer(config.user, templates), digest)
 
 
 def load_settings(path: Path) -> Settings:
     """The config and what is built from it; ConfigError with every problem otherwise."""
+    try:
+        digest = snapshot.config_digest(path.read_bytes())
+    except OSError:
+        digest = ""  # load_config says why it cannot be read
     config = load_config(path)
     problems = []
     if not config.accounts:
@@ -87,7 +93,7 @@ def load_settings(path: Path) -> Settings:
         except ValueError as e:
             problems.append(str(e))
     try:
-        settings = _settings(config)
+        settings = _settings(config, digest)
     except (ValueError, OSError) as e:  # TemplateProblem is a ValueError
         problems.append(f"templates_dir: {e}")
     if problems:
@@ -125,6 +131,7 @@ class Daemon:
         self._ready_sent = False
         self._http: HttpEndpoint | None = None
         self._writes_failed: set[str] = set()  # accounts with failed writes (--once: exit 1)
+        self._reports: dict[str, CycleReport] = {}  # each account's last good cycle
 
     # --- signals ---------------------------------------------------------------------------
 
@@ -193,6 +200,7 @@ class Daemon:
                 self._run_account(acfg)
             if self.once:
                 return self._once_exit_code()
+            self.remember()
             self._sleep()
         log.info("daemon.stopped")
         return EXIT_OK
@@ -282,6 +290,7 @@ class Daemon:
             bound.exception("daemon.cycle_failed")
             return
         finished = self.clock()
+        self._reports[name] = report
         poll = finished + timedelta(seconds=config.daemon.poll_seconds)
         next_due = report.next_due
         next_attempt = min(poll, next_due) if next_due is not None else poll
@@ -298,6 +307,16 @@ class Daemon:
         )
         if self.once:
             self._print_report(name, report)
+
+    def remember(self) -> None:
+        """Snapshot this round for `status`, `plan` and an idle `run --once` (service.snapshot);
+        `run --once` calls it once the ledger is closed, so the snapshot sees its last state."""
+        if self.dry_run:
+            return
+        from followup.service.remember import remember
+
+        remember(self.config_path, self.settings.digest, self.settings.config, self._reports,
+                 self.clock())
 
     def _backfill_progress(self, acfg: AccountConfig, now: datetime) -> _WriteProgress | None:
         """A progress display for an account's first cycle in this ledger, else None."""
@@ -316,6 +335,7 @@ class Daemon:
         metrics.PENDING.labels(account=name).set(len(pending))
 
     def _failed(self, acfg: AccountConfig, error: str, *, reconnect: bool) -> None:
+        self._reports.pop(acfg.name, None)
         failures = self.board.get(acfg.name).failures + 1
         base = RECONNECT_BASE_SECONDS if reconnect else RETRY_BASE_SECONDS
         next_attempt = self.clock() + backoff(failures, base=base, cap=RETRY_CAP_SECONDS)
@@ -337,12 +357,7 @@ class Daemon:
             log.warning("daemon.status_not_recorded", account=name, exc_info=True)
 
     def _print_report(self, name: str, report: CycleReport) -> None:
-        f = _report_fields(report)
-        line = (f"{name}: ok, {f['synced']} meetings synced, {f['processed']} ended meetings "
-                f"planned, {f['planned']} new writes")
-        if not self.dry_run:
-            line += f", {f['written']} written, {f['failed']} failed"
-        print(line, file=self.out)
+        print(report_line(name, report), file=self.out)
         tz = self.settings.config.user.tz
         if self.dry_run:
             for i in report.intents:
@@ -385,9 +400,10 @@ class Daemon:
             log.warning("daemon.reload_needs_restart")
             fixed = {"state_dir": old.state_dir, "ledger": old.ledger}
         if fixed:
-            new = Settings(new.config.model_copy(update=fixed), new.composer)
+            new = Settings(new.config.model_copy(update=fixed), new.composer, new.digest)
         self.settings = new
         self._accounts.clear()  # reopen with the new settings
+        self._reports.clear()  # a snapshot needs a round on the new config
         self.board.reset([(a.name, a.kind) for a in new.config.accounts])
         if new.config.daemon.http_listen != old.daemon.http_listen:
             if self._http:
@@ -442,6 +458,16 @@ class _WriteProgress:
         self.progress.finish()
 
 
+def report_line(name: str, report: CycleReport) -> str:
+    """`run --once`'s line for one account's cycle."""
+    f = _report_fields(report)
+    line = (f"{name}: ok, {f['synced']} meetings synced, {f['processed']} ended meetings "
+            f"planned, {f['planned']} new writes")
+    if not report.dry_run:
+        line += f", {f['written']} written, {f['failed']} failed"
+    return line
+
+
 def _report_fields(report: CycleReport) -> dict[str, int]:
     """The report's counters for a log line: numbers only, never contents."""
     failed = sum(n for (_, outcome), n in report.writes.items() if outcome == "failed")
@@ -488,10 +514,13 @@ def run_daemon(config_path: Path, *, once: bool, dry_run: bool, out: TextIO) -> 
             log.error("daemon.ledger_unavailable", error=f"{type(e).__name__}: {e}")
             print(f"followup: cannot open the ledger: {e}", file=sys.stderr)
             return EXIT_TEMPFAIL
+        daemon = Daemon(config_path, settings, ledger, once=once, dry_run=dry_run, out=out)
         try:
-            return Daemon(config_path, settings, ledger, once=once, dry_run=dry_run,
-                          out=out).run()
+            code = daemon.run()
         finally:
             ledger.close()
+        if once:
+            daemon.remember()
+        return code
     finally:
         lock.release()

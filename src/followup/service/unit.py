@@ -22,7 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from followup.config import Config, LocalAccount, default_config_path
+from followup.config import Config, LocalAccount
+from followup.paths import default_config_path
 from followup.terminal import printable
 
 DROPIN_NAME = "50-followup-paths.conf"

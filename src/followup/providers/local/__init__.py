@@ -24,7 +24,7 @@ from followup.providers.local.calendars import CalendarSource
 from followup.providers.local.contacts import VdirContacts
 from followup.providers.local.drafts import MaildirDrafts
 from followup.providers.local.invitations import InvitationSource
-from followup.providers.local.locations import FileLocation, Location, open_location
+from followup.providers.local.locations import FileLocation, Location, is_url, open_location
 from followup.providers.local.mailhistory import MaildirMailHistory
 from followup.providers.local.parsecache import ParseCache
 
@@ -49,14 +49,36 @@ def _maildir_link(folder: Path) -> Callable[[str, str | None, str], str | None]:
     return link
 
 
-def open_local_account(
-    cfg: LocalAccount, config: Config, *, clock: Callable[[], datetime] = system_clock
-) -> Account:
-    tz = config.user.tz
+def _folders(cfg: LocalAccount, config: Config) -> tuple[Path, Path, Path]:
+    """The Maildir, address book and follow-ups folders: configured, else in the state dir."""
     home = config.state_path() / "local" / cfg.name
     maildir = Path(cfg.maildir).expanduser() if cfg.maildir else home / "Maildir"
     contacts = Path(cfg.contacts).expanduser() if cfg.contacts else home / "contacts"
     followups = Path(cfg.followups).expanduser() if cfg.followups else home / "followups"
+    return maildir, contacts, followups
+
+
+def watched_paths(cfg: LocalAccount, config: Config) -> list[tuple[str, int]] | None:
+    """Every file or folder this account's cycle reads, with how many folder levels below
+    it matter (vdirs have sub-calendars one level down; a Maildir folder its cur/ and new/):
+    unchanged, with nothing due, a cycle has nothing to do (service.snapshot). None when a
+    calendar is a URL: only fetching it tells whether it changed."""
+    if any(is_url(spec) for spec in cfg.calendars):
+        return None
+    maildir, contacts, followups = _folders(cfg, config)
+    paths = [(str(Path(spec).expanduser()), 1) for spec in cfg.calendars]
+    folders = {cfg.drafts_folder}
+    if cfg.maildir:
+        folders |= {*cfg.invitations_folders, *cfg.sent_folders, *cfg.received_folders}
+    paths += [(str(maildir / f if f else maildir), 1) for f in sorted(folders)]
+    return [*paths, (str(contacts), 1), (str(followups), 1)]
+
+
+def open_local_account(
+    cfg: LocalAccount, config: Config, *, clock: Callable[[], datetime] = system_clock
+) -> Account:
+    tz = config.user.tz
+    maildir, contacts, followups = _folders(cfg, config)
 
     locations: list[Location] = [open_location(spec) for spec in cfg.calendars]
     parsed = ParseCache()  # each file parsed once, for the sync and for free/busy

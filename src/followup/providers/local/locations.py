@@ -57,8 +57,13 @@ class Location:
         raise NotImplementedError
 
 
+def is_url(spec: str) -> bool:
+    """A `calendars` entry that is fetched, not read from disk."""
+    return spec.lower().startswith(("http://", "https://"))
+
+
 def open_location(spec: str) -> Location:
-    if spec.lower().startswith(("http://", "https://")):
+    if is_url(spec):
         return UrlLocation(spec)
     return FileLocation(Path(spec).expanduser())
 
