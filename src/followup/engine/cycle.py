@@ -402,15 +402,19 @@ class _Cycle:
             self._first_touch_rows = self.ledger.first_touch_writes(self.account.name, since)
         return self._first_touch_rows
 
+    def _holds(self) -> list[WriteRow]:
+        """The tentative events written to hold offered times, for slots still ahead."""
+        return [r for r in self._recent_first_touch()
+                if isinstance(r.payload, BlockPayload) and r.payload.tentative
+                and r.state is WriteState.DONE and r.payload.start > self.now]
+
     def release_holds(self) -> None:
         """Remove the tentative events holding offered times whose offer is gone: the draft
         was deleted unsent, the hold passed, or the slot began ([drafts] hold_offers)."""
         if self.dry_run:
             return
         name = self.account.name
-        holds = [r for r in self._recent_first_touch()
-                 if isinstance(r.payload, BlockPayload) and r.payload.tentative
-                 and r.state is WriteState.DONE and r.payload.start > self.now]
+        holds = self._holds()
         if not holds:
             return
         # A held draft deleted unsent frees its times now, not when the hold lapses: one look
@@ -639,6 +643,12 @@ class _Cycle:
             times.append(write_due)
         if self._deferred_wake is not None:
             times.append(self._deferred_wake)
+        holds = self._holds()
+        if holds:  # a hold is released when its offer lapses: a cycle must be there then
+            held = {k for r in holds if isinstance(r.payload, BlockPayload)
+                    for k in r.payload.draft_keys}
+            times += [min(o.hold_until, o.end) for o in self.ledger.live_offers(name, self.now)
+                      if o.draft_key in held and o.hold_until is not None]
         future = [t for t in times if t > self.now]
         return min(future, default=None)
 

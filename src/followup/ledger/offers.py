@@ -25,6 +25,7 @@ class Offer:
     draft_key: str
     start: datetime
     end: datetime
+    hold_until: datetime | None = None  # the offer lapses then, if the slot has not begun
 
     @property
     def interval(self) -> Interval:
@@ -71,14 +72,14 @@ class OffersMixin:
         gone = select(w.c.key).where(w.c.state.in_(_GONE))
         with self._engine.begin() as conn:
             rows = conn.execute(
-                select(t.c.draft_key, t.c.starts_at, t.c.ends_at).where(
+                select(t.c.draft_key, t.c.starts_at, t.c.ends_at, t.c.hold_until).where(
                     t.c.account == account,
                     t.c.ends_at > codec.utc(now),
                     t.c.hold_until > codec.utc(now),
                     t.c.draft_key.not_in(gone),
                 )
             ).all()
-        return [Offer(r.draft_key, r.starts_at, r.ends_at) for r in rows]
+        return [Offer(r.draft_key, r.starts_at, r.ends_at, r.hold_until) for r in rows]
 
     def offers_of(self, account: str, draft_keys: Sequence[str]) -> dict[str, list[Interval]]:
         """The slots each of these drafts proposed, in time order."""
