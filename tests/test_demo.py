@@ -56,7 +56,10 @@ def test_demo_shows_every_part_of_the_loop(tmp_path: Path) -> None:
     assert "Loved hearing how your team rebuilt the calibration rig" in jane
     assert "the Kalman filter article" in jane
     assert "wary" not in jane and "discount" not in jane and "Siemens" not in jane
-    blocks = "".join(p.read_text() for p in (tmp_path / "demo" / "followups").glob("*.ics"))
+    # Bytes: read_text() would turn the CRLF of a folded line into LF, and then the unfolding
+    # misses it (the fold falls wherever the draft's Maildir file name puts it).
+    blocks = "".join(p.read_bytes().decode() for p in
+                     (tmp_path / "demo" / "followups").glob("*.ics"))
     assert "wary of small" in blocks.replace("\r\n ", "")
     assert "Your notes stay private" in text
     assert not any("peter@initech.example" in d for d in drafts)  # Ada already wrote to him

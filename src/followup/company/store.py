@@ -29,7 +29,7 @@ from followup.company.crypto import MasterKeys, Sealed
 from followup.config import AccountConfig, Config, ConfigError
 from followup.errors import FollowupError
 
-_ACCOUNT = TypeAdapter(AccountConfig)
+_ACCOUNT: TypeAdapter[AccountConfig] = TypeAdapter(AccountConfig)
 # Keys of a followup config a tenant may set: everything but where this process keeps state.
 TENANT_KEYS = ("user", "triage", "schedule", "drafts", "daemon", "templates_dir")
 _MAX_ERROR = 2000
