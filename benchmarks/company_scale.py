@@ -2,15 +2,26 @@
 
     python benchmarks/company_scale.py                      # 200 accounts, a few minutes
     python benchmarks/company_scale.py --accounts 1000 --chaos
+    python benchmarks/company_scale.py --providers local    # the file-backed stand-ins
 
 What runs: `--workers` real worker processes (company.worker.run_worker, `--concurrency`
-syncs each) on a schema of its own in the local PostgreSQL (dropped afterwards). The
-accounts are local-provider accounts (vdir calendar, Maildir, vCards) behind a wrapper
-that makes every provider call wait `--latency` seconds (100 ms: a remote API's round
-trip; the wait is a sleep, so it costs no CPU) and counts it. They stand in for the Google
-and Microsoft HTTP fakes: the engine, ledger, queue and leases are the real ones, but the
-providers' client-library CPU is not in the figures (benchmarks/google_idle_cpu.py measures
-it: 18-36 ms per idle Google cycle; docs/scaling.md adds it to the cost model).
+syncs each) on a schema of its own in the local PostgreSQL (dropped afterwards).
+
+`--providers http` (the default): half the accounts are Google accounts, half Microsoft
+ones, served by the many-user asyncio fakes of benchmarks/scalefakes/ (serve.py: one process,
+one event loop, each user with state of its own, every request waiting `--latency` seconds
+in asyncio.sleep, so 100 ms of "network" costs neither CPU nor a thread). The workers run
+the real providers (google-api-python-client, msal, requests) against them, so the clients'
+CPU is in the workers' figures; the fake's own CPU is reported apart. Provider requests are
+counted by the fake; the chaos switches (429 storm, revoked grants) are the fake's; the end
+check compares the ledger with what each fake account holds. Without graph.py, every
+account is a Google one (said in the output). Tenants hold `--tenant-size` accounts each:
+a tenant's request budget (company/bucket.py: Google 10 syncs/s) is per tenant, and one
+tenant of thousands would measure that budget instead of the workers.
+
+`--providers local`: local-provider accounts (vdir calendar, Maildir, vCards) behind a
+wrapper that makes every provider call wait `--latency` seconds and counts it; the providers'
+client-library CPU is not in those figures (benchmarks/google_idle_cpu.py measures it).
 
 Each account has three meetings; 30 % of them have 1-3 external people. Phases:
 
@@ -41,6 +52,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -111,7 +123,8 @@ def _names(path: Path) -> set[str]:
         return set()
 
 
-def run_bench_worker(url: str, folder: Path, latency: float, concurrency: int) -> int:
+def run_bench_worker(url: str, folder: Path, latency: float, concurrency: int,
+                     providers: str = "local") -> int:
     import structlog
 
     from followup.company.worker import run_worker
@@ -125,6 +138,8 @@ def run_bench_worker(url: str, folder: Path, latency: float, concurrency: int) -
         account = open_account(cfg, config)
         with _LOCK:
             _CALLS["cycles"] += 1
+        if providers == "http":  # the fake waits, counts and fails: nothing to wrap
+            return account
         wrap = lambda x: _Slow(x, latency, faults, cfg.name)  # noqa: E731
         return dataclasses.replace(
             account, sources=[wrap(s) for s in account.sources],
@@ -181,6 +196,73 @@ def _externals(rng: random.Random) -> int:
     return rng.randint(1, 3) if rng.random() < 0.3 else 0
 
 
+class FakeServer:
+    """benchmarks/scalefakes/serve.py in a process of its own, driven over its JSON API."""
+
+    def __init__(self, folder: Path, latency: float) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        serve = Path(__file__).resolve().parent / "scalefakes" / "serve.py"
+        self.log = (folder / "serve.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(serve), "--latency", str(latency), "--dir", str(folder)],
+            stdout=subprocess.PIPE, stderr=self.log)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"serve.py exited before it listened: see {folder / 'serve.log'}")
+        self.info: dict[str, Any] = json.loads(line)
+
+    def call(self, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.info["control"] + path, data=data,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            return json.loads(resp.read())
+
+    def counts(self) -> dict[str, Any]:
+        return self.call("/counts")  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.call("/stop", {})
+                self.proc.wait(15)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.log.close()
+
+
+def _plan(i: int, rng: random.Random, t0: datetime, steady: tuple[datetime, datetime],
+          burst: tuple[datetime, datetime], burst_n: int) -> list[tuple[str, datetime, int]]:
+    """Account i's meetings: (uid prefix + i, end, external people)."""
+    span = (steady[1] - steady[0]).total_seconds()
+    meetings = [
+        # One ends in the steady window; with externals 30 % of the time.
+        (f"steady{i}", steady[0] + timedelta(seconds=rng.uniform(0, span)), _externals(rng)),
+        (f"later{i}", t0 + timedelta(days=rng.uniform(1, 10)), _externals(rng)),
+        (f"past{i}", t0 - timedelta(days=rng.uniform(0.2, 2)), _externals(rng)),
+    ]
+    if i < burst_n:
+        meetings.append((f"burst{i}", burst[0] + timedelta(seconds=rng.uniform(0, 60)),
+                         rng.randint(1, 3)))
+    return meetings
+
+
+def _meeting_json(name: str, email: str, uid: str, end: datetime, externals: int,
+                  rng: random.Random) -> dict[str, Any]:
+    """One meeting for the fake, as _calendar writes it for a local account."""
+    attendees = [[f"Colleague {uid}", f"colleague-{uid}@bench.example"]]
+    attendees += [[f"Guest {uid} {j}", f"guest{j}-{uid}@co{rng.randrange(10**6)}.example"]
+                  for j in range(externals)]
+    return {"user": name, "uid": f"{uid}@{name}.bench", "start": (
+        end - timedelta(minutes=30)).isoformat(), "end": end.isoformat(),
+            "organizer": [f"User {name}", email], "attendees": attendees,
+            "summary": f"Meeting {uid}", "description": f"Notes {uid}."}
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -191,7 +273,10 @@ class Bench:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.results: dict[str, Any] = {"accounts": args.accounts, "workers": args.workers,
                                         "concurrency": args.concurrency,
-                                        "latency_ms": args.latency * 1000}
+                                        "latency_ms": args.latency * 1000,
+                                        "providers": args.providers}
+        self.fake: FakeServer | None = None
+        self.kinds: dict[str, str] = {}  # account -> provider kind
         self.rng = random.Random(7)
         self.stopping = threading.Event()
         self.cpu_lock = threading.Lock()
@@ -227,31 +312,18 @@ class Bench:
                     "schedule": {"grace_minutes": 0, "working_days": ["mon", "tue", "wed",
                                  "thu", "fri", "sat", "sun"], "day_start": "00:00",
                                  "day_end": "23:59"}}
+        a = self.args
+        if a.providers == "http":
+            self.setup_http(t0, store, settings)
+            return
         for tenant in ("google-co", "microsoft-co"):  # half and half, a bucket each
             store.add_tenant(tenant, settings)
-        a = self.args
-        steady_from = t0 + timedelta(seconds=a.backfill)
-        self.steady = (steady_from, steady_from + timedelta(seconds=a.steady))
-        burst_at = self.steady[1] + timedelta(seconds=30)
-        self.burst = (burst_at, burst_at + timedelta(seconds=60))
-        burst_n = a.burst if a.burst is not None else min(500, a.accounts // 2)
+        burst_n = self.windows(t0)
         started = time.monotonic()
         for i, name in enumerate(self.names):
             root = self.folder / name
             _mailbox(root)
-            span = (self.steady[1] - self.steady[0]).total_seconds()
-            meetings = [
-                # One ends in the steady window; with externals 30 % of the time.
-                (f"steady{i}", self.steady[0] + timedelta(seconds=self.rng.uniform(0, span)),
-                 _externals(self.rng)),
-                (f"later{i}", t0 + timedelta(days=self.rng.uniform(1, 10)),
-                 _externals(self.rng)),
-                (f"past{i}", t0 - timedelta(days=self.rng.uniform(0.2, 2)),
-                 _externals(self.rng)),
-            ]
-            if i < burst_n:
-                meetings.append((f"burst{i}", self.burst[0] + timedelta(
-                    seconds=self.rng.uniform(0, 60)), self.rng.randint(1, 3)))
+            meetings = _plan(i, self.rng, t0, self.steady, self.burst, burst_n)
             _calendar(root, name, meetings, self.rng)
             config = {"kind": "local", "name": name, "calendars": [str(root / "calendar")],
                       "maildir": str(root / "Maildir"), "contacts": str(root / "contacts"),
@@ -259,10 +331,64 @@ class Bench:
             store.add_account("google-co" if i % 2 == 0 else "microsoft-co", config)
         self.results["setup_seconds"] = round(time.monotonic() - started, 1)
 
+    def windows(self, t0: datetime) -> int:
+        a = self.args
+        steady_from = t0 + timedelta(seconds=a.backfill)
+        self.steady = (steady_from, steady_from + timedelta(seconds=a.steady))
+        burst_at = self.steady[1] + timedelta(seconds=30)
+        self.burst = (burst_at, burst_at + timedelta(seconds=60))
+        return a.burst if a.burst is not None else min(500, a.accounts // 2)
+
+    def setup_http(self, t0: datetime, store: Any, settings: dict[str, Any]) -> None:
+        """Half Google, half Microsoft accounts on the fakes; the same meetings."""
+        import base64
+
+        a = self.args
+        started = time.monotonic()
+        self.fake = fake = FakeServer(self.folder / "fake", a.latency)
+        graph = fake.info.get("microsoft") is not None
+        if not graph:
+            print("note: benchmarks/scalefakes/graph.py is not there: every account is a "
+                  "Google one", file=sys.stderr)
+        self.results["graph"] = graph
+        for i, name in enumerate(self.names):
+            self.kinds[name] = "microsoft" if graph and i % 2 else "google"
+        tenants: set[str] = set()
+        burst_n = self.windows(t0)
+        chunk = 1000
+        for k in range(0, len(self.names), chunk):
+            names = self.names[k:k + chunk]
+            accounts: dict[str, Any] = {}
+            for kind in ("google", "microsoft"):
+                mine = [[n, f"{n}@bench.example"] for n in names if self.kinds[n] == kind]
+                if mine:
+                    accounts.update(fake.call("/users", {"kind": kind, "users": mine})[
+                        "accounts"])
+            meetings = []
+            for j, name in enumerate(names):
+                i = k + j
+                kind = self.kinds[name]
+                tenant = f"{kind}-co-{i // a.tenant_size:03d}"
+                if tenant not in tenants:
+                    store.add_tenant(tenant, settings)
+                    tenants.add(tenant)
+                acct = accounts[name]
+                store.add_account(tenant, acct["config"], user={
+                    "name": f"User {name}", "addresses": [f"{name}@bench.example"]},
+                    credential={s: base64.b64decode(v) for s, v in acct[
+                        "credential"].items()})
+                meetings += [_meeting_json(name, f"{name}@bench.example", uid, end, ext,
+                                           self.rng)
+                             for uid, end, ext in _plan(i, self.rng, t0, self.steady,
+                                                        self.burst, burst_n)]
+            fake.call("/meetings", {"meetings": meetings})
+        self.results["tenants"] = len(tenants)
+        self.results["setup_seconds"] = round(time.monotonic() - started, 1)
+
     def start_worker(self) -> None:
         cmd = [sys.executable, __file__, "worker", "--database", self.url, "--dir",
                str(self.folder), "--latency", str(self.args.latency), "--concurrency",
-               str(self.args.concurrency)]
+               str(self.args.concurrency), "--providers", self.args.providers]
         log = (self.folder / f"worker-{len(self.workers)}.log").open("wb")
         with log:
             self.workers.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
@@ -290,13 +416,19 @@ class Bench:
                 self.stopping.wait(1.0)
 
     def cpu(self) -> dict[str, float]:
-        """CPU seconds so far: worker processes, and the schema's PostgreSQL backends."""
+        """CPU seconds so far: worker processes, the schema's PostgreSQL backends, and (with
+        --providers http) the fake's process, as it reports its own."""
         time.sleep(1.1)  # one fresh sample
         with self.cpu_lock:
-            return {"workers": sum(self.seen_workers.values()),
-                    "postgres": sum(self.seen_pg.values())}
+            out = {"workers": sum(self.seen_workers.values()),
+                   "postgres": sum(self.seen_pg.values())}
+        if self.fake is not None:
+            out["fake"] = float(self.fake.counts()["cpu_s"])
+        return out
 
     def calls(self) -> dict[str, int]:
+        """Provider calls and syncs so far. With --providers http a call is one HTTP request
+        the fake answered (token requests included)."""
         total = {"calls": 0, "cycles": 0}
         for path in (self.folder / "calls").glob("*.json"):
             try:
@@ -305,6 +437,8 @@ class Bench:
                 continue
             for k in total:
                 total[k] += data.get(k, 0)
+        if self.fake is not None:
+            total["calls"] = int(self.fake.counts()["requests"])
         return total
 
     def scalar(self, sql: str, **args: Any) -> Any:
@@ -353,7 +487,7 @@ class Bench:
         while (self.scalar("SELECT count(*) FROM procrastinate_workers") or 0) < a.workers:
             time.sleep(0.5)
         started = time.monotonic()
-        cpu0 = self.cpu()
+        cpu0, calls0 = self.cpu(), self.calls()
         app = make_app(connector_for(self.url))
         with app.open():  # the first syncs, queued as `admin account add` does
             for name in self.names:
@@ -364,7 +498,7 @@ class Bench:
             if time.monotonic() - started > 3600:
                 raise SystemExit("backfill did not finish in an hour")
         took = time.monotonic() - started
-        cpu1 = self.cpu()
+        cpu1, calls1 = self.cpu(), self.calls()
         first, last = (self.scalar(f"SELECT EXTRACT(EPOCH FROM {f}(last_sync) - "
                                    "(SELECT min(last_sync) FROM company_accounts)) "
                                    "FROM company_accounts") for f in ("min", "max"))
@@ -373,7 +507,11 @@ class Bench:
             # Throughput once the workers run: first to last sync finished.
             "jobs_per_s": round((a.accounts - 1) / max(0.001, float(last - first)), 1),
             "worker_cpu_s": round(cpu1["workers"] - cpu0["workers"], 1),
-            "postgres_cpu_s": round(cpu1["postgres"] - cpu0["postgres"], 1)}
+            "postgres_cpu_s": round(cpu1["postgres"] - cpu0["postgres"], 1),
+            "syncs": calls1["cycles"] - calls0["cycles"],
+            "calls": calls1["calls"] - calls0["calls"]}
+        if self.fake is not None:
+            self.results["backfill"]["fake_cpu_s"] = round(cpu1["fake"] - cpu0["fake"], 2)
         if datetime.now(UTC) > self.steady[0]:
             print("note: the backfill ran into the steady window; only meetings due after it "
                   "count", file=sys.stderr)
@@ -386,8 +524,11 @@ class Bench:
         cpu_c, calls_c = self.cpu(), self.calls()
         self.results["burst_window"] = {
             "syncs": calls_c["cycles"] - calls_b["cycles"],
+            "calls": calls_c["calls"] - calls_b["calls"],
             "worker_cpu_s": round(cpu_c["workers"] - cpu_b["workers"], 1),
             "postgres_cpu_s": round(cpu_c["postgres"] - cpu_b["postgres"], 1)}
+        if self.fake is not None:
+            self.results["burst_window"]["fake_cpu_s"] = round(cpu_c["fake"] - cpu_b["fake"], 2)
         # Quiet: nothing due, no safety poll yet (all were synced minutes ago).
         idle_from = time.monotonic()
         time.sleep(a.idle)
@@ -422,28 +563,59 @@ class Bench:
             "worker_cores": round(background["workers"] + round_cpu["workers"] / poll, 3),
             "postgres_cores": round(background["postgres"] + round_cpu["postgres"] / poll, 3),
             "background_cores": round(background["workers"] + background["postgres"], 3)}
+        if self.fake is not None:
+            self.results["idle"]["fake_cpu_per_idle_sync_ms"] = round(
+                1000 * round_cpu["fake"] / max(1, calls_e["cycles"] - calls_d["cycles"]), 2)
+            self.results["fake"] = self.fake_summary()
         if a.chaos:
             self.results["chaos"] = self.chaos_phase()
         self.results["integrity"] = self.integrity()
         return self.results
+
+    def fake_summary(self) -> dict[str, Any]:
+        """The fake's totals so far: requests by route and status, its CPU, routes it lacks."""
+        assert self.fake is not None
+        c = self.fake.counts()
+        out: dict[str, Any] = {"requests": c["requests"], "cpu_s": round(c["cpu_s"], 2),
+                               "cpu_ms_per_1000_requests": round(
+                                   1000 * c["cpu_s"] / max(1, c["requests"]) * 1000, 1)}
+        for kind in ("google", "microsoft"):
+            if kind in c:
+                out[kind] = {"requests": c[kind]["requests"], "routes": c[kind]["routes"],
+                             "status": c[kind]["status"],
+                             "unknown": c[kind].get("unknown", {})}
+        return out
 
     def chaos_phase(self) -> dict[str, Any]:
         a = self.args
         storm = self.rng.sample(self.names, max(1, a.accounts // 10))
         revoked = self.rng.sample([n for n in self.names if n not in storm],
                                   max(1, a.accounts // 100))
-        (self.folder / "revoked").write_text("\n".join(revoked))
+        if self.fake is not None:
+            self.fake.call("/revoke", {"users": revoked})
+        else:
+            (self.folder / "revoked").write_text("\n".join(revoked))
         # New meetings, ending while the chaos goes on; every account is told to look (as a
         # push notice would), so each knows its meeting before it ends.
         start = datetime.now(UTC) + timedelta(seconds=90)
         self.chaos = (start, start + timedelta(seconds=a.chaos_seconds))
-        for i, name in enumerate(self.names):
-            _calendar(self.folder / name, name, [(f"chaos{i}", start + timedelta(
-                seconds=self.rng.uniform(0, a.chaos_seconds)), _externals(self.rng))], self.rng)
+        plan = [(name, f"chaos{i}", start + timedelta(seconds=self.rng.uniform(
+            0, a.chaos_seconds)), _externals(self.rng)) for i, name in enumerate(self.names)]
+        if self.fake is not None:
+            for k in range(0, len(plan), 2000):
+                self.fake.call("/meetings", {"meetings": [
+                    _meeting_json(name, f"{name}@bench.example", uid, end, ext, self.rng)
+                    for name, uid, end, ext in plan[k:k + 2000]]})
+        else:
+            for name, uid, end, ext in plan:
+                _calendar(self.folder / name, name, [(uid, end, ext)], self.rng)
         with self.engine.begin() as conn:
             conn.execute(text("UPDATE company_accounts SET next_check_at = now()"))
         self.wait_until(start)
-        (self.folder / "storm").write_text("\n".join(storm))
+        if self.fake is not None:  # 429 with Retry-After for a minute, then over by itself
+            self.fake.call("/storm", {"users": storm, "seconds": 60})
+        else:
+            (self.folder / "storm").write_text("\n".join(storm))
         kills = restarts = 0
         cut = False
         end = self.chaos[1]
@@ -491,6 +663,17 @@ class Bench:
             done[(account, kind)] = n_done
             if account not in revoked:
                 pending += n_pending
+        if self.fake is not None:
+            for k in range(0, len(self.names), 500):
+                names = self.names[k:k + 500]
+                held = self.fake.call("/written", {"users": names})
+                for name in names:
+                    for kind in ("contact", "draft", "block"):
+                        n = len(held[name].get(kind, []))
+                        expected = done.get((name, kind), 0)
+                        duplicates += max(0, n - expected)
+                        lost += max(0, expected - n)
+            return {"duplicates": duplicates, "lost": lost, "due_but_pending": pending}
         for name in self.names:
             root = self.folder / name
             on_disk = {"contact": len(list((root / "contacts").glob("*.vcf"))),
@@ -512,6 +695,8 @@ class Bench:
                 w.wait(30)
             except subprocess.TimeoutExpired:
                 w.kill()
+        if self.fake is not None:
+            self.fake.close()
         if hasattr(self, "engine"):
             self.engine.dispose()
         with self.admin() as conn:
@@ -547,9 +732,14 @@ def print_table(r: dict[str, Any]) -> None:
 
     n = r["accounts"]
     b, i = r["backfill"], r["idle"]
+    http = r.get("providers") == "http"
+    where = (f"{r['latency_ms']:.0f} ms per HTTP request to the fakes ("
+             f"{'half Google, half Microsoft' if r.get('graph') else 'all Google: no graph.py'}"
+             f", {r.get('tenants')} tenants)" if http else
+             f"{r['latency_ms']:.0f} ms per provider call (local accounts)")
     rows = [
         ("accounts / workers x concurrency", f"{n} / {r['workers']} x {r['concurrency']}, "
-         f"{r['latency_ms']:.0f} ms per provider call"),
+         + where),
         ("backfill (first sync of all)", f"{b['seconds']} s, {b['jobs_per_s']} jobs/s"),
         ("backfill CPU per 1,000 accounts", f"workers {b['worker_cpu_s'] * 1000 / n:.1f} s, "
          f"PostgreSQL {b['postgres_cpu_s'] * 1000 / n:.1f} s"),
@@ -569,6 +759,20 @@ def print_table(r: dict[str, Any]) -> None:
          f"{i['postgres_cpu_per_idle_sync_ms'] / 0.9 / 1000:.3f} (1,000 idle syncs per "
          "15 min), plus the sweeps and heartbeats above"),
     ]
+    if http:
+        w = r["burst_window"]
+        rows.append(("provider requests per sync", f"backfill {b['calls'] / max(1, b['syncs']):.1f}"
+                     f", burst window {w['calls'] / max(1, w['syncs']):.1f}, idle "
+                     f"{i['calls_per_idle_sync']}"))
+        busy = b["fake_cpu_s"] + w["fake_cpu_s"]
+        rows.append(("fake's CPU (its own process)", f"backfill {b['fake_cpu_s']} s, burst "
+                     f"window {w['fake_cpu_s']} s, {i['fake_cpu_per_idle_sync_ms']} ms per idle "
+                     f"sync; {1000 * busy / max(1, b['calls'] + w['calls']):.2f} s per 1,000 "
+                     "requests"))
+        lacking = {k: v for kind in ("google", "microsoft")
+                   for k, v in r["fake"].get(kind, {}).get("unknown", {}).items()}
+        if lacking:
+            rows.append(("routes the fake lacks", ", ".join(sorted(lacking))))
     if "chaos" in r:
         c = r["chaos"]
         rows.append(("chaos", f"{c['kills']} kill -9, connections cut: {c['connections_cut']}, "
@@ -591,6 +795,11 @@ def main() -> int:
     w.add_argument("--dir", type=Path, required=True)
     w.add_argument("--latency", type=float, default=0.1)
     w.add_argument("--concurrency", type=int, default=8)
+    w.add_argument("--providers", choices=("http", "local"), default="local")
+    p.add_argument("--providers", choices=("http", "local"), default="http",
+                   help="http: the Google and Graph scale fakes; local: file accounts")
+    p.add_argument("--tenant-size", type=int, default=100,
+                   help="accounts per tenant with --providers http")
     p.add_argument("--database", default=os.environ.get("FOLLOWUP_TEST_POSTGRES", DEFAULT_DB))
     p.add_argument("--accounts", type=int, default=200)
     p.add_argument("--workers", type=int, default=2)
@@ -610,7 +819,8 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep the accounts' folders")
     args = p.parse_args()
     if args.cmd == "worker":
-        return run_bench_worker(args.database, args.dir, args.latency, args.concurrency)
+        return run_bench_worker(args.database, args.dir, args.latency, args.concurrency,
+                                args.providers)
     if args.backfill is None:
         args.backfill = 60 + 0.12 * args.accounts
     bench = Bench(args)

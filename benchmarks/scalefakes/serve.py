@@ -175,7 +175,7 @@ async def serve(latency: float, directory: Path) -> None:
         url = f"https://127.0.0.1:{socks['microsoft'].getsockname()[1]}"
         kwargs: dict[str, Any] = {"latency": latency}
         if "ca_bundle" in inspect.signature(graph.make_fake).parameters:
-            kwargs["ca_bundle"] = ca_file
+            kwargs["ca_bundle"] = str(ca_file)
         fakes["microsoft"] = graph.make_fake(url, **kwargs)
     info = {"control": f"http://127.0.0.1:{socks['control'].getsockname()[1]}",
             "google": f"http://127.0.0.1:{socks['google'].getsockname()[1]}",
