@@ -52,3 +52,17 @@ def test_a_sent_draft_keeps_its_holds_until_the_hold_lapses(world: World) -> Non
     world.cycle(AFTER + timedelta(hours=73))  # offer_hold_hours (72) have passed
     later = [b for b in world.provider.live_blocks() if b.summary.startswith("Held for")]
     assert [b for b in later if b.start > AFTER + timedelta(hours=73)] == []
+
+
+def test_a_cycle_is_due_when_a_hold_lapses(world: World) -> None:
+    """The daemon sleeps until next_due (and an idle `run --once` answers from its snapshot
+    until then): a hold lapsing must be a due time, or its tentative event outlives it."""
+    holding(world).provider.add_meeting(meeting("m1@acme.example", T0, [JANE]))
+    world.cycle(AFTER)
+    (draft,) = world.provider.drafts_to(JANE.email)
+    world.provider.send_draft(draft.remote_id, AFTER + timedelta(minutes=2))
+    report = world.cycle(AFTER + timedelta(minutes=5))
+    lapse = AFTER + timedelta(hours=72)  # offer_hold_hours after the draft was planned
+    held = [b for b in world.provider.live_blocks() if b.summary.startswith("Held for")]
+    assert any(b.start > lapse for b in held)  # a hold that must go before its slot comes
+    assert report.next_due == lapse

@@ -647,7 +647,7 @@ class _Cycle:
         if holds:  # a hold is released when its offer lapses: a cycle must be there then
             held = {k for r in holds if isinstance(r.payload, BlockPayload)
                     for k in r.payload.draft_keys}
-            times += [min(o.hold_until, o.end) for o in self.ledger.live_offers(name, self.now)
+            times += [o.hold_until for o in self.ledger.live_offers(name, self.now)
                       if o.draft_key in held and o.hold_until is not None]
         future = [t for t in times if t > self.now]
         return min(future, default=None)
