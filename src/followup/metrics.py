@@ -6,7 +6,10 @@ Names follow Prometheus conventions (base units, _total for counters).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.metrics_core import Metric
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -55,3 +58,20 @@ def record_request(provider: str, endpoint: str, status: int | str) -> None:
 
 def record_retry(provider: str, reason: str) -> None:
     RETRIES.labels(provider=provider, reason=reason).inc()
+
+
+class _Only:
+    """A collector that shows metrics registered elsewhere (a metric has one registry)."""
+
+    def __init__(self, *metrics: Counter) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        for m in self.metrics:
+            yield from m.collect()
+
+
+# What a company-mode worker exposes of its own: the counters without an account label
+# (a worker syncs thousands of accounts; per-account series belong to the single-user daemon).
+SHARED = CollectorRegistry(auto_describe=False)
+SHARED.register(_Only(REQUESTS, RETRIES, WRITES))

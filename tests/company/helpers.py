@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -101,14 +101,14 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def start_worker(url: str, key: str, *, kill_at: str | None = None,
-                 log: Path | None = None) -> subprocess.Popen[bytes]:
+                 log: Path | None = None, extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "FOLLOWUP_TEST_KILL_AT"}
     env[KEY_ENV] = key
     if kill_at:
         env["FOLLOWUP_TEST_KILL_AT"] = kill_at
     cmd = [sys.executable, "-m", "followup", "--log-format", "json", "worker",
            "--database", url, "--concurrency", "2", "--lease-seconds", "4",
-           "--stalled-seconds", "2", "--periodic-seconds", "1"]
+           "--stalled-seconds", "2", "--periodic-seconds", "1", *extra]
     if log is None:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.STDOUT)

@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from followup.company import schema
 from followup.company.crypto import new_master_key
+from followup.company.observe import company_status, prometheus_text
 from followup.company.store import AccountStore, AdminError, iter_toml_accounts, token_files
 from followup.config import ConfigError, load_config
 
@@ -122,6 +122,10 @@ def worker_parser() -> argparse.ArgumentParser:
     p.add_argument("--periodic-seconds", type=int, default=int(os.environ.get(
         "FOLLOWUP_PERIODIC_SECONDS", "60")), help="how often the sweep and the stalled-job "
         "retry run (default 60)")
+    p.add_argument("--metrics-listen", default=os.environ.get("FOLLOWUP_METRICS_LISTEN"),
+                   metavar="HOST:PORT", help="serve /metrics (queue depth, oldest waiting job, "
+                   "due-to-draft lag, throttled accounts, push channels) and /healthz here, "
+                   "e.g. 127.0.0.1:9464")
     return p
 
 
@@ -140,6 +144,14 @@ def _engine(url: str | None) -> Engine:
 def main_worker(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     args = worker_parser().parse_args(argv)
     _engine(args.database).dispose()  # checks the URL
+    if args.metrics_listen:
+        from followup.service.http import parse_listen
+
+        try:
+            parse_listen(args.metrics_listen)
+        except ValueError as e:
+            print(f"followup worker: {e}", file=err)
+            return EXIT_USAGE
     from followup.company.worker import run_worker
 
     interval = max(1.0, args.stalled_seconds / 3)
@@ -148,7 +160,7 @@ def main_worker(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         lease_ttl=timedelta(seconds=args.lease_seconds),
         safety_poll=timedelta(minutes=args.safety_poll_minutes),
         heartbeat=interval, stalled_after=args.stalled_seconds,
-        periodic_seconds=args.periodic_seconds,
+        periodic_seconds=args.periodic_seconds, metrics_listen=args.metrics_listen,
     )
 
 
@@ -316,51 +328,3 @@ def _list(store: AccountStore, tenant: str | None, as_json: bool, out: TextIO) -
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def company_status(engine: Engine, store: AccountStore) -> dict[str, Any]:
-    """What an operator watches: the queue, the lag from due time to draft, the accounts."""
-    view: dict[str, Any] = dict(store.counts())
-    with engine.begin() as conn:
-        queue = conn.execute(text(
-            "SELECT count(*) FILTER (WHERE status = 'todo' AND (scheduled_at IS NULL OR "
-            "scheduled_at <= now())), count(*) FILTER (WHERE status = 'todo'), "
-            "count(*) FILTER (WHERE status = 'doing'), "
-            "count(*) FILTER (WHERE status = 'failed'), "
-            "EXTRACT(EPOCH FROM now() - min(COALESCE(scheduled_at, (SELECT min(e.at) FROM "
-            "procrastinate_events e WHERE e.job_id = j.id))) FILTER (WHERE status = 'todo' "
-            "AND (scheduled_at IS NULL OR scheduled_at <= now()))) "
-            "FROM procrastinate_jobs j")).one() if _has_queue(conn) else None
-        lag = conn.execute(text(
-            "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY s), "
-            "percentile_cont(0.95) WITHIN GROUP (ORDER BY s), max(s) FROM (SELECT "
-            "EXTRACT(EPOCH FROM done_at - due) AS s FROM writes WHERE kind = 'draft' AND "
-            "state = 'done' AND done_at > now() - interval '1 hour') d")).one()
-    if queue is not None:
-        view.update(queue_ready=queue[0], queue_waiting=queue[1], queue_running=queue[2],
-                    queue_failed=queue[3],
-                    oldest_ready_seconds=round(float(queue[4]), 1) if queue[4] else 0.0)
-    from followup.push.channels import push_status  # channels expiring or failing, if any
-
-    view.update(push_status(engine))
-    view.update(drafts_last_hour=lag[0],
-                due_to_draft_p50_seconds=_round(lag[1]), due_to_draft_p95_seconds=_round(lag[2]),
-                due_to_draft_max_seconds=_round(lag[3]))
-    return view
-
-
-def _has_queue(conn: Any) -> bool:
-    return conn.scalar(text("SELECT to_regclass('procrastinate_jobs')")) is not None
-
-
-def _round(v: Any) -> float | None:
-    return None if v is None else round(float(v), 1)
-
-
-def prometheus_text(view: dict[str, Any]) -> str:
-    lines = []
-    for key, value in view.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            lines.append(f"# TYPE followup_company_{key} gauge")
-            lines.append(f"followup_company_{key} {value}")
-    return "\n".join(lines) + "\n"

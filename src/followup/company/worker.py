@@ -49,6 +49,7 @@ from followup.ledger.connect import make_engine
 from followup.ledger.rows import AccountBusyError
 from followup.ledger.store import process_identity
 from followup.protocols import Account
+from followup.service.http import HttpEndpoint
 
 log = structlog.get_logger(__name__)
 
@@ -284,9 +285,11 @@ def ensure_queue_schema(app: procrastinate.App, engine: Engine) -> None:
 def run_worker(url: str, *, concurrency: int = 4, name: str | None = None,
                lease_ttl: timedelta = DEFAULT_TTL, safety_poll: timedelta = SAFETY_POLL,
                heartbeat: float = 10.0, stalled_after: float = 30.0,
-               periodic_seconds: int = 60, opener: Opener | None = None) -> int:
+               periodic_seconds: int = 60, opener: Opener | None = None,
+               metrics_listen: str | None = None) -> int:
     """Run until SIGTERM/SIGINT: sync jobs (`concurrency` at a time, in threads: a sync
-    mostly waits for providers) and the once-a-minute sweep and stalled-job retry."""
+    mostly waits for providers) and the once-a-minute sweep and stalled-job retry; with
+    `metrics_listen`, /metrics and /healthz on that address (company.observe)."""
     options: dict[str, Any] = {"lease_ttl": lease_ttl, "safety_poll": safety_poll}
     if opener is not None:
         options["opener"] = opener
@@ -297,6 +300,7 @@ def run_worker(url: str, *, concurrency: int = 4, name: str | None = None,
     ensure_queue_schema(app, worker.engine)
     label = name or f"{socket.gethostname()}-{os.getpid()}"
     log.info("worker.started", name=label, concurrency=concurrency)
+    endpoint = _endpoint(metrics_listen, worker.engine) if metrics_listen else None
     try:
         app.run_worker(
             name=label, concurrency=concurrency, queues=None, delete_jobs="successful",
@@ -304,9 +308,21 @@ def run_worker(url: str, *, concurrency: int = 4, name: str | None = None,
             install_signal_handlers=True,
         )
     finally:
+        if endpoint is not None:
+            endpoint.stop()
         worker.engine.dispose()
     log.info("worker.stopped", name=label)
     return 0
+
+
+def _endpoint(listen: str, engine: Engine) -> HttpEndpoint:
+    from followup.company.observe import worker_health, worker_metrics
+
+    store = AccountStore(engine)
+    endpoint = HttpEndpoint(listen, lambda: worker_health(engine),
+                            lambda: worker_metrics(engine, store))
+    endpoint.start()
+    return endpoint
 
 
 def _connector(url: str, concurrency: int) -> procrastinate.PsycopgConnector:

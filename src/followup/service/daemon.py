@@ -36,7 +36,7 @@ from followup.ledger import Ledger, WriteState
 from followup.protocols import Account
 from followup.service import snapshot
 from followup.service.health import Health, HealthBoard, backoff
-from followup.service.http import HttpEndpoint
+from followup.service.http import HttpEndpoint, board_health
 from followup.service.lock import LockHeldError, StateLock
 from followup.service.notify import Notifier
 from followup.service.waker import Waker
@@ -418,7 +418,7 @@ class Daemon:
         if not listen:
             return
         try:
-            self._http = HttpEndpoint(listen, self.board)
+            self._http = HttpEndpoint(listen, board_health(self.board))
         except OSError as e:
             log.error("http.listen_failed",
                       listen=listen, error=e.strerror or str(e))

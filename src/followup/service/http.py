@@ -1,4 +1,6 @@
-"""/healthz and /metrics on a local port, from a stdlib HTTP server on a daemon thread.
+"""/healthz and /metrics on a local port, from a stdlib HTTP server on a daemon thread: the
+daemon's (its accounts' health board) and a company-mode worker's (the queue and accounts
+in PostgreSQL, company.observe).
 
 Meant for localhost (a container's HEALTHCHECK, a Prometheus scraper on the same host): it
 shows account names and error summaries, never tokens or message contents.
@@ -12,6 +14,7 @@ import os
 import selectors
 import socket
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -32,14 +35,32 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+# (healthy, JSON body) for /healthz; the exposition text for /metrics.
+Health = Callable[[], tuple[bool, dict[str, Any]]]
+Metrics = Callable[[], bytes]
+
+
+def board_health(board: HealthBoard) -> Health:
+    """The daemon's /healthz: healthy while any account is."""
+    def health() -> tuple[bool, dict[str, Any]]:
+        healthy = board.any_healthy()
+        return healthy, {"status": "ok" if healthy else "unhealthy",
+                         "accounts": {a.name: a.as_json() for a in board.snapshot()}}
+    return health
+
+
+def process_metrics() -> bytes:
+    return bytes(generate_latest(REGISTRY))
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    board: HealthBoard
 
-    def __init__(self, addr: tuple[str, int], board: HealthBoard) -> None:
+    def __init__(self, addr: tuple[str, int], health: Health, metrics: Metrics) -> None:
         if ":" in addr[0]:
             self.address_family = socket.AF_INET6
-        self.board = board
+        self.health = health
+        self.metrics = metrics
         super().__init__(addr, _Handler)
 
 
@@ -53,19 +74,23 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/healthz":
             self._healthz()
         elif path == "/metrics":
-            self._send(200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY))
+            try:
+                data = self.server.metrics()
+            except Exception:  # the database is down: say so, do not kill the thread
+                log.warning("http.metrics_failed", exc_info=True)
+                self._send(503, "text/plain; charset=utf-8", b"metrics unavailable\n")
+                return
+            self._send(200, CONTENT_TYPE_LATEST, data)
         else:
             self._send(404, "text/plain; charset=utf-8", b"not found: try /healthz or /metrics\n")
 
     def _healthz(self) -> None:
-        board = self.server.board
-        accounts = board.snapshot()
-        healthy = board.any_healthy()
-        body: dict[str, Any] = {
-            "status": "ok" if healthy else "unhealthy",
-            "accounts": {a.name: a.as_json() for a in accounts},
-        }
-        data = json.dumps(body, indent=2).encode() + b"\n"
+        try:
+            healthy, body = self.server.health()
+        except Exception as e:
+            log.warning("http.health_failed", exc_info=True)
+            healthy, body = False, {"status": "unhealthy", "error": type(e).__name__}
+        data = json.dumps(body, indent=2, default=str).encode() + b"\n"
         self._send(200 if healthy else 503, "application/json", data)
 
     def _send(self, code: int, ctype: str, data: bytes) -> None:
@@ -87,9 +112,9 @@ class HttpEndpoint:
     daemon does not wake up at all (serve_forever polls twice a second).
     """
 
-    def __init__(self, listen: str, board: HealthBoard) -> None:
+    def __init__(self, listen: str, health: Health, metrics: Metrics = process_metrics) -> None:
         self.listen = listen
-        self._server = _Server(parse_listen(listen), board)
+        self._server = _Server(parse_listen(listen), health, metrics)
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._serve, name="followup-http", daemon=True)
 
