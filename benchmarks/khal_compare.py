@@ -12,7 +12,10 @@ Measured, each as its own process, --repeat times (the machine may be shared, so
 - khal's first indexing: `khal list` on an empty database (khal reads every file into SQLite);
 - khal idle: `khal list` again, nothing changed;
 - followup first: `followup run --once` on an empty state (sync, plan, write everything);
-- followup idle: `followup run --once` again, nothing changed.
+- followup idle: `followup run --once` again, nothing changed (answered from the last
+  round's snapshot, service.snapshot), and the same with FOLLOWUP_NO_SNAPSHOT=1 (a full
+  cycle: what a run costs once something changed or fell due);
+- `followup status`, `plan` and `--help`, idle, from the snapshot and in full.
 Each figure is wall time and CPU time (user + system of the child); ratios are followup / khal
 (below 1: followup is faster), on both. On a shared machine CPU time is the steadier figure.
 With --before-src (the src folder of another checkout, e.g. a `git worktree` of an older
@@ -155,7 +158,20 @@ def main() -> None:
         results["khal idle list"] = repeat(args.repeat, lambda: None, khal_list, env)
         results["followup first run --once"] = repeat(args.first_repeat, fresh_followup,
                                                       run_once, env)
+        # The first idle run finds files written a moment ago (too fresh for a stat to vouch
+        # for: service.snapshot) and runs the cycle; it leaves the snapshot the others use.
+        timed(run_once, env)
         results["followup idle run --once"] = repeat(args.repeat, lambda: None, run_once, env)
+        full = {**env, "FOLLOWUP_NO_SNAPSHOT": "1"}
+        results["followup idle, full cycle"] = repeat(args.repeat, lambda: None, run_once, full)
+        timed(run_once, env)  # the full cycles above left a fresh snapshot: time it again
+        base = [*followup, "--config", str(config), "--log-level", "error"]
+        for name in ("status", "plan"):
+            results[f"followup {name}"] = repeat(args.repeat, lambda: None, [*base, name], env)
+            results[f"followup {name}, in full"] = repeat(args.repeat, lambda: None,
+                                                          [*base, name], full)
+        results["followup --help"] = repeat(args.repeat, lambda: None, [*followup, "--help"],
+                                            env)
     print(f"{args.events} events, {version}, {os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.1f}; medians of {args.first_repeat} first / "
           f"{args.repeat} idle runs")
@@ -164,7 +180,9 @@ def main() -> None:
         print(f"{name:28} {wall:7.2f}s {cpu:7.2f}s")
     sys.stdout.flush()
     for what, ours, theirs in (("first", "followup first run --once", "khal first indexing"),
-                               ("idle ", "followup idle run --once", "khal idle list")):
+                               ("idle ", "followup idle run --once", "khal idle list"),
+                               ("idle, full cycle", "followup idle, full cycle",
+                                "khal idle list")):
         wall = results[ours][0] / results[theirs][0]
         cpu = results[ours][1] / results[theirs][1]
         print(f"ratio {what} (followup / khal): wall {wall:.2f}, cpu {cpu:.2f}")
