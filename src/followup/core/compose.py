@@ -7,6 +7,7 @@ here from cleaned one-line values, so nothing a calendar invite says can add a h
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -111,27 +112,36 @@ def contact_note(
     return one_line(note, 300 + CARD_NOTES + 10)
 
 
+@functools.lru_cache(maxsize=16)
+def _environment(templates_dir: str | None) -> jinja2.sandbox.ImmutableSandboxedEnvironment:
+    """One Jinja2 environment per templates folder, shared by every Composer: it keeps the
+    compiled templates (compiling is most of a draft's CPU), and notices an edited template
+    by its mtime (auto_reload). A company worker builds a Composer per sync."""
+    loaders: list[jinja2.BaseLoader] = []
+    if templates_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(templates_dir))
+    loaders.append(jinja2.PackageLoader("followup", "templates"))
+    # Sandboxed: a template in the user's folder must not reach Python (os.popen via
+    # cycler.__init__.__globals__); immutable: nor change the values it is given.
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        # Plain-text mail, not HTML: escaping would put "&amp;" into the user's notes.
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals["placeholder"] = placeholder
+    return env
+
+
 class Composer:
     """Renders drafts and block descriptions for one user."""
 
     def __init__(self, user: UserConfig, templates_dir: Path | None = None) -> None:
         self.user = user
-        loaders: list[jinja2.BaseLoader] = []
-        if templates_dir is not None:
-            loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
-        loaders.append(jinja2.PackageLoader("followup", "templates"))
-        # Sandboxed: a template in the user's folder must not reach Python (os.popen via
-        # cycler.__init__.__globals__); immutable: nor change the values it is given.
-        self._env = jinja2.sandbox.ImmutableSandboxedEnvironment(
-            loader=jinja2.ChoiceLoader(loaders),
-            undefined=jinja2.StrictUndefined,
-            # Plain-text mail, not HTML: escaping would put "&amp;" into the user's notes.
-            autoescape=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
-        self._env.globals["placeholder"] = placeholder
+        self._env = _environment(str(templates_dir) if templates_dir is not None else None)
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:
