@@ -566,10 +566,11 @@ class Bench:
         if self.fake is not None:
             self.results["idle"]["fake_cpu_per_idle_sync_ms"] = round(
                 1000 * round_cpu["fake"] / max(1, calls_e["cycles"] - calls_d["cycles"]), 2)
-            self.results["fake"] = self.fake_summary()
         if a.chaos:
             self.results["chaos"] = self.chaos_phase()
         self.results["integrity"] = self.integrity()
+        if self.fake is not None:  # the whole run's, chaos included
+            self.results["fake"] = self.fake_summary()
         return self.results
 
     def fake_summary(self) -> dict[str, Any]:
@@ -778,6 +779,13 @@ def print_table(r: dict[str, Any]) -> None:
         rows.append(("chaos", f"{c['kills']} kill -9, connections cut: {c['connections_cut']}, "
                      f"429 storm on {c['storm_accounts']}, {c['revoked_accounts']} revoked"))
         rows.append(("lag due -> draft, chaos", lag(c["lag"])))
+        if http:
+            said: dict[str, int] = {}
+            for kind in ("google", "microsoft"):
+                for code, k in r["fake"].get(kind, {}).get("status", {}).items():
+                    said[code] = said.get(code, 0) + k
+            rows.append(("fake's answers, whole run", ", ".join(
+                f"{k} x {code}" for code, k in sorted(said.items()))))
     g = r["integrity"]
     rows.append(("duplicates / lost / due but pending",
                  f"{g['duplicates']} / {g['lost']} / {g['due_but_pending']}"))
