@@ -1,7 +1,8 @@
 """Company mode at scale: N accounts, procrastinate workers, one PostgreSQL.
 
-    python benchmarks/company_scale.py                      # 200 accounts, a few minutes
-    python benchmarks/company_scale.py --accounts 1000 --chaos
+    python benchmarks/company_scale.py                      # 200 accounts, about 10 minutes
+    python benchmarks/company_scale.py --accounts 1000 --chaos --kill-every 180 \
+        --chaos-seconds 420 --pg-restart 'pg_ctlcluster 15 main restart'
     python benchmarks/company_scale.py --providers local    # the file-backed stand-ins
 
 What runs: `--workers` real worker processes (company.worker.run_worker, `--concurrency`
@@ -23,18 +24,30 @@ tenant of thousands would measure that budget instead of the workers.
 wrapper that makes every provider call wait `--latency` seconds and counts it; the providers'
 client-library CPU is not in those figures (benchmarks/google_idle_cpu.py measures it).
 
-Each account has three meetings; 30 % of them have 1-3 external people. Phases:
+Meetings have 1-3 external people 30 % of the time. Phases:
 
-1. backfill: every account's first sync (jobs/s, CPU);
-2. steady: one meeting per account ends during a `--steady` second window; lag from due
-   time (meeting end, grace 0) to draft created, p50/p95/p99;
+1. backfill: every account's first sync (jobs/s, CPU); each account has a meeting days
+   ahead, and a `--past` share one that ended in the last two days (written up now);
+2. steady: meetings on random accounts end during a `--steady` second window at
+   `--steady-rate` a minute per 1,000 accounts; lag from due time (meeting end, grace 0) to
+   draft created, p50/p95/p99. These and the burst's meetings are added after the backfill
+   and each account told to look once (as a push notice or its safety poll would);
 3. burst: `--burst` meetings (default min(500, N/2)) end within one minute; the same lag;
-4. idle: nothing happens for `--idle` seconds: provider calls, syncs and CPU (workers and
-   PostgreSQL separately: /proc of the worker pids and of the schema's backends);
-5. chaos (--chaos): meetings end while a worker is SIGKILLed every `--kill-every` seconds
-   (and restarted), every PostgreSQL session is cut once (pg_terminate_backend), 10 % of the
-   accounts get 429s with Retry-After for a minute, 1 % have their grant revoked. Then
-   every account's writes are checked against what is on disk: 0 duplicates, 0 lost.
+4. idle: nothing happens for `--idle` seconds (the background: sweeps, heartbeats, queue
+   polling), then one forced safety-poll round (`--idle-round` accounts, default all):
+   provider requests, syncs and CPU per idle sync (workers and PostgreSQL separately: /proc
+   of the worker pids and of the schema's backends), scaled to every account polled once
+   per `--safety-poll` minutes;
+5. chaos (--chaos): a meeting on every account ends while a worker is SIGKILLed every
+   `--kill-every` seconds (and restarted), PostgreSQL restarts once (`--pg-restart
+   COMMAND`; without it every session of the benchmark's is cut), 10 % of the accounts get
+   429s with Retry-After for a minute, 1 % have their grant revoked. Then every account's
+   writes are checked against what the provider holds: 0 duplicates, 0 lost.
+
+The scale series of docs/scaling.md:
+
+    for n in 1000 2500 5000 10000; do python benchmarks/company_scale.py --accounts $n \
+        --past 0.1 --idle-round 2000 --json /tmp/scale-$n.json; done
 """
 
 from __future__ import annotations
@@ -45,6 +58,7 @@ import json
 import mailbox
 import os
 import random
+import shlex
 import signal
 import statistics
 import subprocess
@@ -235,19 +249,14 @@ class FakeServer:
         self.log.close()
 
 
-def _plan(i: int, rng: random.Random, t0: datetime, steady: tuple[datetime, datetime],
-          burst: tuple[datetime, datetime], burst_n: int) -> list[tuple[str, datetime, int]]:
-    """Account i's meetings: (uid prefix + i, end, external people)."""
-    span = (steady[1] - steady[0]).total_seconds()
-    meetings = [
-        # One ends in the steady window; with externals 30 % of the time.
-        (f"steady{i}", steady[0] + timedelta(seconds=rng.uniform(0, span)), _externals(rng)),
-        (f"later{i}", t0 + timedelta(days=rng.uniform(1, 10)), _externals(rng)),
-        (f"past{i}", t0 - timedelta(days=rng.uniform(0.2, 2)), _externals(rng)),
-    ]
-    if i < burst_n:
-        meetings.append((f"burst{i}", burst[0] + timedelta(seconds=rng.uniform(0, 60)),
-                         rng.randint(1, 3)))
+def _plan(i: int, rng: random.Random, t0: datetime, past: float
+          ) -> list[tuple[str, datetime, int]]:
+    """Account i's meetings at set-up: (uid prefix + i, end, external people). One days
+    ahead; for a `past` share of the accounts one that ended in the last two days (their
+    first sync writes its contact, draft and block). Externals 30 % of the time."""
+    meetings = [(f"later{i}", t0 + timedelta(days=rng.uniform(1, 10)), _externals(rng))]
+    if rng.random() < past:
+        meetings.append((f"past{i}", t0 - timedelta(days=rng.uniform(0.2, 2)), _externals(rng)))
     return meetings
 
 
@@ -318,12 +327,11 @@ class Bench:
             return
         for tenant in ("google-co", "microsoft-co"):  # half and half, a bucket each
             store.add_tenant(tenant, settings)
-        burst_n = self.windows(t0)
         started = time.monotonic()
         for i, name in enumerate(self.names):
             root = self.folder / name
             _mailbox(root)
-            meetings = _plan(i, self.rng, t0, self.steady, self.burst, burst_n)
+            meetings = _plan(i, self.rng, t0, a.past)
             _calendar(root, name, meetings, self.rng)
             config = {"kind": "local", "name": name, "calendars": [str(root / "calendar")],
                       "maildir": str(root / "Maildir"), "contacts": str(root / "contacts"),
@@ -331,13 +339,41 @@ class Bench:
             store.add_account("google-co" if i % 2 == 0 else "microsoft-co", config)
         self.results["setup_seconds"] = round(time.monotonic() - started, 1)
 
-    def windows(self, t0: datetime) -> int:
+    def plan_phases(self) -> list[str]:
+        """After the backfill: the steady window's meetings (`--steady-rate` ending a minute
+        per 1,000 accounts, on random accounts) and the burst's (`--burst` ending within one
+        minute after it), each account told to look once (as a push notice or its safety
+        poll would: a meeting is known before it ends). Returns the accounts told."""
         a = self.args
-        steady_from = t0 + timedelta(seconds=a.backfill)
-        self.steady = (steady_from, steady_from + timedelta(seconds=a.steady))
+        start = datetime.now(UTC) + timedelta(seconds=a.lead)
+        self.steady = (start, start + timedelta(seconds=a.steady))
         burst_at = self.steady[1] + timedelta(seconds=30)
         self.burst = (burst_at, burst_at + timedelta(seconds=60))
-        return a.burst if a.burst is not None else min(500, a.accounts // 2)
+        steady_n = max(1, round(a.steady_rate * a.accounts / 1000 * a.steady / 60))
+        burst_n = a.burst if a.burst is not None else min(500, a.accounts // 2)
+        plan = [(name, f"steady{i}", self.steady[0] + timedelta(seconds=self.rng.uniform(
+            0, a.steady)), _externals(self.rng))
+            for i, name in enumerate(self.rng.sample(self.names, min(steady_n, a.accounts)))]
+        plan += [(name, f"burst{i}", self.burst[0] + timedelta(seconds=self.rng.uniform(
+            0, 60)), self.rng.randint(1, 3))
+            for i, name in enumerate(self.rng.sample(self.names, min(burst_n, a.accounts)))]
+        self.add_meetings(plan)
+        self.results["steady_meetings"], self.results["burst_meetings"] = steady_n, burst_n
+        told = sorted({name for name, *_ in plan})
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE company_accounts SET next_check_at = now() "
+                              "WHERE name = ANY(:names)"), {"names": told})
+        return told
+
+    def add_meetings(self, plan: list[tuple[str, str, datetime, int]]) -> None:
+        if self.fake is not None:
+            for k in range(0, len(plan), 2000):
+                self.fake.call("/meetings", {"meetings": [
+                    _meeting_json(name, f"{name}@bench.example", uid, end, ext, self.rng)
+                    for name, uid, end, ext in plan[k:k + 2000]]})
+            return
+        for name, uid, end, ext in plan:
+            _calendar(self.folder / name, name, [(uid, end, ext)], self.rng)
 
     def setup_http(self, t0: datetime, store: Any, settings: dict[str, Any]) -> None:
         """Half Google, half Microsoft accounts on the fakes; the same meetings."""
@@ -354,7 +390,6 @@ class Bench:
         for i, name in enumerate(self.names):
             self.kinds[name] = "microsoft" if graph and i % 2 else "google"
         tenants: set[str] = set()
-        burst_n = self.windows(t0)
         chunk = 1000
         for k in range(0, len(self.names), chunk):
             names = self.names[k:k + chunk]
@@ -379,8 +414,7 @@ class Bench:
                         "credential"].items()})
                 meetings += [_meeting_json(name, f"{name}@bench.example", uid, end, ext,
                                            self.rng)
-                             for uid, end, ext in _plan(i, self.rng, t0, self.steady,
-                                                        self.burst, burst_n)]
+                             for uid, end, ext in _plan(i, self.rng, t0, a.past)]
             fake.call("/meetings", {"meetings": meetings})
         self.results["tenants"] = len(tenants)
         self.results["setup_seconds"] = round(time.monotonic() - started, 1)
@@ -402,6 +436,13 @@ class Bench:
         """Every second: the CPU so far of each worker process and each of the schema's
         PostgreSQL backends, kept per pid, so a killed worker or a closed connection keeps
         what it used until its last sample."""
+        while not self.stopping.is_set():
+            try:
+                self._sample()
+            except psycopg.OperationalError:  # PostgreSQL restarted (--pg-restart)
+                self.stopping.wait(1.0)
+
+    def _sample(self) -> None:
         with self.admin() as conn:
             while not self.stopping.is_set():
                 pids = [r[0] for r in conn.execute(
@@ -512,10 +553,15 @@ class Bench:
             "calls": calls1["calls"] - calls0["calls"]}
         if self.fake is not None:
             self.results["backfill"]["fake_cpu_s"] = round(cpu1["fake"] - cpu0["fake"], 2)
-        if datetime.now(UTC) > self.steady[0]:
-            print("note: the backfill ran into the steady window; only meetings due after it "
-                  "count", file=sys.stderr)
         backfill_done = datetime.now(UTC)
+        told = self.plan_phases()
+        while self.scalar("SELECT count(*) FROM company_accounts WHERE name = ANY(:n) "
+                          "AND last_sync < :t", n=told, t=backfill_done):
+            time.sleep(1)
+            self.keep_workers()
+        if datetime.now(UTC) > self.steady[0]:
+            print("note: telling the accounts of their meetings ran into the steady window; "
+                  "raise --lead", file=sys.stderr)
         self.wait_until(self.steady[1] + timedelta(seconds=30))
         self.results["steady_lag"] = self.lag("steady", after=backfill_done)
         cpu_b, calls_b = self.cpu(), self.calls()
@@ -538,10 +584,13 @@ class Bench:
         # One safety-poll round of every account (what each 15 minutes costs), forced now.
         round_from = datetime.now(UTC)
         started = time.monotonic()
+        polled = self.names if a.idle_round is None else self.rng.sample(
+            self.names, min(a.idle_round, a.accounts))
         with self.engine.begin() as conn:
-            conn.execute(text("UPDATE company_accounts SET next_check_at = now()"))
-        while self.scalar("SELECT count(*) FROM company_accounts WHERE last_sync < :t",
-                          t=round_from):
+            conn.execute(text("UPDATE company_accounts SET next_check_at = now() "
+                              "WHERE name = ANY(:n)"), {"n": polled})
+        while self.scalar("SELECT count(*) FROM company_accounts WHERE name = ANY(:n) AND "
+                          "last_sync < :t", n=polled, t=round_from):
             time.sleep(1)
             self.keep_workers()
         took = time.monotonic() - started
@@ -555,13 +604,16 @@ class Bench:
             "round_seconds": round(took, 1), "round_syncs": calls_e["cycles"] - calls_d["cycles"],
             "calls_per_idle_sync": round(calls / max(1, calls_e["cycles"] - calls_d["cycles"]),
                                          2),
-            "calls_per_account_minute": round(calls / a.accounts / a.safety_poll, 3),
+            "calls_per_account_minute": round(calls / len(polled) / a.safety_poll, 3),
             "worker_cpu_per_idle_sync_ms": round(
                 1000 * round_cpu["workers"] / max(1, calls_e["cycles"] - calls_d["cycles"]), 1),
             "postgres_cpu_per_idle_sync_ms": round(
                 1000 * round_cpu["postgres"] / max(1, calls_e["cycles"] - calls_d["cycles"]), 1),
-            "worker_cores": round(background["workers"] + round_cpu["workers"] / poll, 3),
-            "postgres_cores": round(background["postgres"] + round_cpu["postgres"] / poll, 3),
+            # All accounts polled once per safety poll, plus the quiet background.
+            "worker_cores": round(background["workers"] + round_cpu["workers"] * a.accounts
+                                  / len(polled) / poll, 3),
+            "postgres_cores": round(background["postgres"] + round_cpu["postgres"]
+                                    * a.accounts / len(polled) / poll, 3),
             "background_cores": round(background["workers"] + background["postgres"], 3)}
         if self.fake is not None:
             self.results["idle"]["fake_cpu_per_idle_sync_ms"] = round(
@@ -602,14 +654,7 @@ class Bench:
         self.chaos = (start, start + timedelta(seconds=a.chaos_seconds))
         plan = [(name, f"chaos{i}", start + timedelta(seconds=self.rng.uniform(
             0, a.chaos_seconds)), _externals(self.rng)) for i, name in enumerate(self.names)]
-        if self.fake is not None:
-            for k in range(0, len(plan), 2000):
-                self.fake.call("/meetings", {"meetings": [
-                    _meeting_json(name, f"{name}@bench.example", uid, end, ext, self.rng)
-                    for name, uid, end, ext in plan[k:k + 2000]]})
-        else:
-            for name, uid, end, ext in plan:
-                _calendar(self.folder / name, name, [(uid, end, ext)], self.rng)
+        self.add_meetings(plan)
         with self.engine.begin() as conn:
             conn.execute(text("UPDATE company_accounts SET next_check_at = now()"))
         self.wait_until(start)
@@ -627,10 +672,13 @@ class Bench:
             if time.monotonic() >= storm_off and (self.folder / "storm").exists():
                 (self.folder / "storm").unlink()
             if not cut and datetime.now(UTC) >= self.chaos[0] + (end - self.chaos[0]) / 2:
-                with self.admin() as conn:  # a PostgreSQL restart, as its clients see it
-                    conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE application_name = %s AND pid <> pg_backend_pid()",
-                                 (self.tag,))
+                if a.pg_restart:  # the server itself: every session gone, then back
+                    subprocess.run(shlex.split(a.pg_restart), check=True)
+                else:  # a PostgreSQL restart, as its clients see it
+                    with self.admin() as conn:
+                        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                                     (self.tag,))
                 cut = True
             if time.monotonic() >= next_kill:
                 live = self.live_workers()
@@ -647,6 +695,7 @@ class Bench:
         self.wait_until(datetime.now(UTC) + timedelta(seconds=a.settle))
         lag = self.lag("chaos")
         return {"kills": kills, "restarts": restarts, "connections_cut": cut,
+                "postgres_restarted": bool(a.pg_restart),
                 "storm_accounts": len(storm), "revoked_accounts": len(revoked),
                 "lag": lag, "revoked": revoked}
 
@@ -813,9 +862,19 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--concurrency", type=int, default=8, help="syncs at once per worker")
     p.add_argument("--latency", type=float, default=0.1, help="seconds per provider call")
-    p.add_argument("--backfill", type=float, default=None,
-                   help="seconds allowed for the first syncs (default: 60 + 0.12 s each)")
-    p.add_argument("--steady", type=float, default=120.0)
+    p.add_argument("--steady", type=float, default=240.0, help="seconds of steady load")
+    p.add_argument("--steady-rate", type=float, default=10.0,
+                   help="meetings ending per minute per 1,000 accounts in the steady window "
+                   "(10: six meetings a day each over a ten-hour day)")
+    p.add_argument("--lead", type=float, default=60.0,
+                   help="seconds between planning the phases' meetings and the first end")
+    p.add_argument("--past", type=float, default=1.0,
+                   help="share of accounts whose first sync has a meeting to write up")
+    p.add_argument("--idle-round", type=int, default=None,
+                   help="accounts in the forced safety-poll round (default: all)")
+    p.add_argument("--pg-restart", default=None, metavar="COMMAND",
+                   help="chaos: restart PostgreSQL with this command (e.g. 'pg_ctlcluster 15 "
+                   "main restart') instead of cutting the benchmark's sessions")
     p.add_argument("--burst", type=int, default=None)
     p.add_argument("--idle", type=float, default=60.0, help="seconds of quiet measured")
     p.add_argument("--safety-poll", type=float, default=15.0, help="minutes (the default)")
@@ -829,8 +888,6 @@ def main() -> int:
     if args.cmd == "worker":
         return run_bench_worker(args.database, args.dir, args.latency, args.concurrency,
                                 args.providers)
-    if args.backfill is None:
-        args.backfill = 60 + 0.12 * args.accounts
     bench = Bench(args)
     try:
         results = bench.run()
