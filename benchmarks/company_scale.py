@@ -138,7 +138,7 @@ def _names(path: Path) -> set[str]:
 
 
 def run_bench_worker(url: str, folder: Path, latency: float, concurrency: int,
-                     providers: str = "local") -> int:
+                     providers: str = "local", poll_seconds: float = 5.0) -> int:
     import structlog
 
     from followup.company.worker import run_worker
@@ -177,7 +177,7 @@ def run_bench_worker(url: str, folder: Path, latency: float, concurrency: int,
     threading.Thread(target=flush, daemon=True).start()
     structlog.get_logger("bench").warning("bench.worker", pid=os.getpid())
     return run_worker(url, concurrency=concurrency, opener=opener, heartbeat=5.0,
-                      stalled_after=15.0, periodic_seconds=60)
+                      stalled_after=15.0, periodic_seconds=60, poll_seconds=poll_seconds)
 
 
 # --- the benchmark side ---------------------------------------------------------------------
@@ -282,6 +282,7 @@ class Bench:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.results: dict[str, Any] = {"accounts": args.accounts, "workers": args.workers,
                                         "concurrency": args.concurrency,
+                                        "poll_seconds": args.poll_seconds,
                                         "latency_ms": args.latency * 1000,
                                         "providers": args.providers}
         self.fake: FakeServer | None = None
@@ -422,7 +423,8 @@ class Bench:
     def start_worker(self) -> None:
         cmd = [sys.executable, __file__, "worker", "--database", self.url, "--dir",
                str(self.folder), "--latency", str(self.args.latency), "--concurrency",
-               str(self.args.concurrency), "--providers", self.args.providers]
+               str(self.args.concurrency), "--providers", self.args.providers,
+               "--poll-seconds", str(self.args.poll_seconds)]
         log = (self.folder / f"worker-{len(self.workers)}.log").open("wb")
         with log:
             self.workers.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
@@ -886,6 +888,7 @@ def main() -> int:
     w.add_argument("--latency", type=float, default=0.1)
     w.add_argument("--concurrency", type=int, default=8)
     w.add_argument("--providers", choices=("http", "local"), default="local")
+    w.add_argument("--poll-seconds", type=float, default=5.0)
     p.add_argument("--providers", choices=("http", "local"), default="http",
                    help="http: the Google and Graph scale fakes; local: file accounts")
     p.add_argument("--tenant-size", type=int, default=100,
@@ -894,6 +897,8 @@ def main() -> int:
     p.add_argument("--accounts", type=int, default=200)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--concurrency", type=int, default=8, help="syncs at once per worker")
+    p.add_argument("--poll-seconds", type=float, default=5.0,
+                   help="how often an idle worker looks for jobs that came due")
     p.add_argument("--latency", type=float, default=0.1, help="seconds per provider call")
     p.add_argument("--steady", type=float, default=240.0, help="seconds of steady load")
     p.add_argument("--steady-rate", type=float, default=10.0,
@@ -922,7 +927,7 @@ def main() -> int:
     args = p.parse_args()
     if args.cmd == "worker":
         return run_bench_worker(args.database, args.dir, args.latency, args.concurrency,
-                                args.providers)
+                                args.providers, args.poll_seconds)
     bench = Bench(args)
     try:
         results = bench.run()

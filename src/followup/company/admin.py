@@ -122,6 +122,9 @@ def worker_parser() -> argparse.ArgumentParser:
     p.add_argument("--periodic-seconds", type=int, default=int(os.environ.get(
         "FOLLOWUP_PERIODIC_SECONDS", "60")), help="how often the sweep and the stalled-job "
         "retry run (default 60)")
+    p.add_argument("--poll-seconds", type=float, default=float(os.environ.get(
+        "FOLLOWUP_POLL_SECONDS", "1")), help="how often an idle worker looks for syncs that "
+        "came due (default 1)")
     p.add_argument("--metrics-listen", default=os.environ.get("FOLLOWUP_METRICS_LISTEN"),
                    metavar="HOST:PORT", help="serve /metrics (queue depth, oldest waiting job, "
                    "due-to-draft lag, throttled accounts, push channels) and /healthz here, "
@@ -161,6 +164,7 @@ def main_worker(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         safety_poll=timedelta(minutes=args.safety_poll_minutes),
         heartbeat=interval, stalled_after=args.stalled_seconds,
         periodic_seconds=args.periodic_seconds, metrics_listen=args.metrics_listen,
+        poll_seconds=args.poll_seconds,
     )
 
 

@@ -62,6 +62,10 @@ REQUESTS_PER_WRITE = 2.0
 SWEEP_BATCH = 5000
 # The soonest a sync queues the next one when its next_due has passed already.
 RESYNC_GAP = timedelta(seconds=30)
+# How often an idle worker looks for jobs that came due (a meeting's end): jobs queued for
+# now arrive by LISTEN/NOTIFY at once, jobs scheduled ahead are found by this poll, so it
+# bounds the wait between a due time and its sync (one indexed query per poll and worker).
+POLL_SECONDS = 1.0
 
 Opener = Callable[[AccountConfig, Config], Account]
 
@@ -286,7 +290,7 @@ def run_worker(url: str, *, concurrency: int = 4, name: str | None = None,
                lease_ttl: timedelta = DEFAULT_TTL, safety_poll: timedelta = SAFETY_POLL,
                heartbeat: float = 10.0, stalled_after: float = 30.0,
                periodic_seconds: int = 60, opener: Opener | None = None,
-               metrics_listen: str | None = None) -> int:
+               metrics_listen: str | None = None, poll_seconds: float = POLL_SECONDS) -> int:
     """Run until SIGTERM/SIGINT: sync jobs (`concurrency` at a time, in threads: a sync
     mostly waits for providers) and the once-a-minute sweep and stalled-job retry; with
     `metrics_listen`, /metrics and /healthz on that address (company.observe)."""
@@ -305,6 +309,7 @@ def run_worker(url: str, *, concurrency: int = 4, name: str | None = None,
         app.run_worker(
             name=label, concurrency=concurrency, queues=None, delete_jobs="successful",
             update_heartbeat_interval=heartbeat, stalled_worker_timeout=stalled_after,
+            fetch_job_polling_interval=poll_seconds,
             install_signal_handlers=True,
         )
     finally:
