@@ -38,9 +38,25 @@ Handler = Callable[[JobContext, str, str], None]
 Periodic = Callable[[JobContext, int], None]
 
 
+# PL/pgSQL caches a generic plan after five calls, and for procrastinate_fetch_job that plan
+# walks every waiting job: measured on 9,500 queued jobs (a backfill of 10,000 accounts),
+# 4.4 s per fetch with the generic plan, 8 ms with a custom one, so a mass of queued syncs
+# ran at under 2 a second, PostgreSQL's CPU growing with the square of the queue. The queue's
+# connections plan each call for its arguments.
+CUSTOM_PLANS = "-c plan_cache_mode=force_custom_plan"
+
+
 def conninfo(url: str) -> str:
-    """libpq's URL for a SQLAlchemy one (postgresql+psycopg://... -> postgresql://...)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """libpq's URL for a SQLAlchemy one (postgresql+psycopg://... -> postgresql://...), with
+    the queue's session settings added to any `options` it has (a search_path, say)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
+    options = str(params.get("options") or "")
+    if "plan_cache_mode" not in options:
+        params["options"] = f"{options} {CUSTOM_PLANS}".strip()
+    return make_conninfo("", **params)
 
 
 def connector_for(url: str, **pool: Any) -> procrastinate.PsycopgConnector:
