@@ -7,29 +7,21 @@ PostgreSQL the postgres case skips, except in CI (env CI=true), where it fails.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from postgres_url import POSTGRES_URL
-from postgres_url import admin_conninfo as _admin_conninfo
+from postgres_url import POSTGRES_URL, admin_connection
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a brand-new schema, dropped afterwards."""
-    try:
-        admin = psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    admin = admin_connection()
     schema = f"test_{uuid.uuid4().hex[:16]}"
     with admin:
         admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))

@@ -3,7 +3,6 @@ the real webhook app served by uvicorn on a local port."""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -11,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 import uvicorn
 from cryptography.fernet import Fernet
@@ -27,8 +25,7 @@ from followup.push import schema
 from followup.push.channels import ChannelStore
 from followup.push.ingest import Ingest
 from followup.push.renew import PushSettings
-from postgres_url import POSTGRES_URL
-from postgres_url import admin_conninfo as _admin_conninfo
+from postgres_url import POSTGRES_URL, admin_connection
 
 
 @pytest.fixture
@@ -42,12 +39,7 @@ def master_key(monkeypatch: pytest.MonkeyPatch) -> str:
 def _module_db() -> Iterator[tuple[str, Engine]]:
     """One schema per test module (creating the ledger's, company's and queue's tables
     takes seconds); `db` empties it before each test."""
-    try:
-        admin = psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    admin = admin_connection()
     name = f"test_push_{uuid.uuid4().hex[:12]}"
     with admin:
         admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))

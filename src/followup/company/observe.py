@@ -6,17 +6,12 @@ admin status [--json | --prometheus]` and by a worker's /metrics and /healthz
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from followup.company.store import AccountStore
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def company_status(engine: Engine, store: AccountStore) -> dict[str, Any]:
