@@ -10,7 +10,10 @@ Graph: /subscriptions (POST with the validation handshake on the notification an
 lifecycle URLs, an expiration within 10,080 minutes; PATCH to renew; DELETE), sending
 change and lifecycle notifications (`notify`, `lifecycle`), /users/{u}/... for app tokens
 (403 ErrorAccessDenied when the user is outside the application access policy or the
-role is missing), /groups?$filter=mail eq and transitiveMembers.
+role is missing), /groups?$filter=mail eq and transitiveMembers. Subscriptions on me/events
+and me/messages with a user's delegated token (the authority's refresh or device code
+grant; an app token is refused there, and a delegated subscription is renewed or deleted
+only with a delegated token); `calls` records each subscription's calls and their tokens.
 """
 
 from __future__ import annotations
@@ -118,6 +121,9 @@ class FakeGraphPush(FakeGraph):
         self.validation_timeout = 10.0
         self.max_minutes = MAX_MINUTES
         self.clock = lambda: datetime.now(UTC)  # Graph's own time (tests move it)
+        # Per subscription, each call made on it and the bearer token it came with:
+        # [("create", token), ("update", token), ("delete", token), ...].
+        self.calls: dict[str, list[tuple[str, str]]] = {}
 
     # --- app-only access ---------------------------------------------------------------------
 
@@ -204,6 +210,27 @@ class FakeGraphPush(FakeGraph):
         self.users |= {m.lower() for m in members}
         return gid
 
+    # --- delegated access --------------------------------------------------------------------
+
+    def _token(self) -> str:
+        return str(getattr(_current, "token", ""))
+
+    def _delegated(self) -> bool:
+        """A user's own token (the authority's refresh or device code grant), not an app's."""
+        token = self._token()
+        return token in self.tokens and (self.authority is None
+                                          or token not in self.authority.app_tokens)
+
+    def _owner_only(self, sid: str, op: str) -> Reply | None:
+        """A subscription made with a user's token is managed with that user's tokens only
+        (the fake's one mailbox: any delegated token); each call's token is recorded."""
+        if self.calls[sid][0][1] not in getattr(self.authority, "app_tokens", {}) and \
+                not self._delegated():
+            return 403, {"error": {"code": "ExtensionError", "message": (
+                "Operation on a delegated subscription needs the user's token.")}}, {}
+        self.calls[sid].append((op, self._token()))
+        return None
+
     # --- subscriptions -----------------------------------------------------------------------
 
     def _validate(self, url: str) -> bool:
@@ -220,11 +247,16 @@ class FakeGraphPush(FakeGraph):
         body = body or {}
         resource = str(body.get("resource", ""))
         parts = resource.split("/")
-        if len(parts) != 3 or parts[0] != "users" or parts[2] not in ("events", "messages"):
+        if parts[0] == "me" and len(parts) == 2 and parts[1] in ("events", "messages"):
+            if not self._delegated():  # Graph: /me needs a signed-in user
+                return 400, {"error": {"code": "BadRequest", "message": (
+                    "/me request is only valid with delegated authentication flow.")}}, {}
+        elif len(parts) != 3 or parts[0] != "users" or parts[2] not in ("events", "messages"):
             return 400, {"error": {"code": "InvalidRequest", "message": "bad resource"}}, {}
-        denied = self._user(parts[1], "Calendars." if parts[2] == "events" else "Mail.")
-        if denied is not None:
-            return denied
+        else:
+            denied = self._user(parts[1], "Calendars." if parts[2] == "events" else "Mail.")
+            if denied is not None:
+                return denied
         expires = datetime.fromisoformat(str(body.get("expirationDateTime", ""))[:19] +
                                          "+00:00")
         if expires > self.clock() + timedelta(minutes=self.max_minutes):
@@ -248,12 +280,16 @@ class FakeGraphPush(FakeGraph):
                body.get("lifecycleNotificationUrl"), "clientState": state,
                "expirationDateTime": expires.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")}
         self.subscriptions[sid] = sub
+        self.calls[sid] = [("create", self._token())]
         return 201, dict(sub), {}
 
     def _sub_patch(self, q: dict[str, str], body: Any, sid: str) -> Reply:
         sub = self.subscriptions.get(sid)
         if sub is None:
             return 404, {"error": {"code": "ResourceNotFound", "message": sid}}, {}
+        refused = self._owner_only(sid, "update")
+        if refused is not None:
+            return refused
         expires = datetime.fromisoformat(str(body["expirationDateTime"])[:19] + "+00:00")
         if expires > self.clock() + timedelta(minutes=self.max_minutes):
             return 400, {"error": {"code": "ExtensionError", "message": "too far"}}, {}
@@ -261,6 +297,9 @@ class FakeGraphPush(FakeGraph):
         return 200, dict(sub), {}
 
     def _sub_delete(self, q: dict[str, str], body: Any, sid: str) -> Reply:
+        refused = self._owner_only(sid, "delete") if sid in self.subscriptions else None
+        if refused is not None:
+            return refused
         if self.subscriptions.pop(sid, None) is None:
             return 404, {"error": {"code": "ResourceNotFound", "message": sid}}, {}
         return 204, None, {}

@@ -9,11 +9,11 @@ service account):
   cannot be extended, so a renewal opens a new one and then stops the old one
   (channels.stop with its id and resourceId).
 
-Microsoft Graph (with the tenant's app token): subscriptions on the user's events
-(created, updated, deleted) and messages (created), each with its own clientState, a
-notification URL (a webhook, or an Event Hubs URL) and a lifecycle URL; renewed with
-PATCH at half-life, within 10,080 minutes (Outlook resources without resource data);
-DELETE when the account goes.
+Microsoft Graph (with the tenant's app token on users/{address}/..., or the account's own
+delegated token on me/...): subscriptions on the user's events (created, updated, deleted)
+and messages (created), each with its own clientState, a notification URL (a webhook, or
+an Event Hubs URL) and a lifecycle URL; renewed with PATCH at half-life, within 10,080
+minutes (Outlook resources without resource data); DELETE when the account goes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import quote
 
 from followup.errors import FollowupError
@@ -101,20 +101,50 @@ def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value[:19]).replace(tzinfo=UTC)
 
 
+class TokenSource(Protocol):
+    """What gives Graph tokens: the tenant's app (org_microsoft.AppTokens) or one signed-in
+    user's msal cache (providers.microsoft.auth.MsalTokens), as the provider uses them."""
+
+    def access_token(self, *, force_refresh: bool = False) -> str: ...
+
+
 class GraphChannels:
-    """Graph subscriptions of one user, with the tenant's app credential."""
+    """Graph subscriptions of one mailbox, with the token source it is reached with.
+
+    App-only (`for_app`): resources under users/{address}, the tenant's app token.
+    Delegated (a user's own token): resources under me/, the only mailbox Graph lets a
+    delegated token subscribe to; every call (create, renew, delete) with that user's
+    current token, so a renewal also reauthorizes the subscription.
+    """
 
     RESOURCES: ClassVar[dict[str, tuple[str, str]]] = {
         "graph_events": ("events", "created,updated,deleted"),
         "graph_messages": ("messages", "created")}
 
-    def __init__(self, cred: Any) -> None:
-        self.cred = cred
+    def __init__(self, tokens: TokenSource, graph_url: str, *, http: Any = None,
+                 ca_bundle: str | None = None) -> None:
+        from followup.providers.microsoft.graph import PinnedSession
+
+        self.tokens = tokens
+        self.graph_url = graph_url.rstrip("/")
+        # PinnedSession: a configured CA bundle wins over REQUESTS_CA_BUNDLE.
+        self.http = http if http is not None else PinnedSession(ca_bundle)
+
+    @classmethod
+    def for_app(cls, cred: Any) -> GraphChannels:
+        """With the tenant's app credential (org_microsoft.AppCredential)."""
+        from followup.push.org_microsoft import AppTokens
+
+        return cls(AppTokens(cred, ""), cred.graph_url, ca_bundle=cred.ca_bundle)
+
+    def _send(self, method: str, path: str, body: Any, token: str) -> Any:
+        return self.http.request(method, self.graph_url + path, json=body, timeout=30,
+                                 headers={"Authorization": f"Bearer {token}"})
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        from followup.push.org_microsoft import graph_call
-
-        r = graph_call(self.cred, method, path, body=body)
+        r = self._send(method, path, body, self.tokens.access_token())
+        if r.status_code == 401:  # a token Graph no longer takes: once more with a new one
+            r = self._send(method, path, body, self.tokens.access_token(force_refresh=True))
         if r.status_code == 404:
             raise ChannelGone(path)
         if r.status_code >= 400:
@@ -122,11 +152,13 @@ class GraphChannels:
                                 f"{r.text[:300]}")
         return r.json() if r.content else None
 
-    def subscribe(self, kind: str, user: str, notification_url: str,
+    def subscribe(self, kind: str, user: str | None, notification_url: str,
                   lifecycle_url: str | None, client_state: str, now: datetime) -> Opened:
+        """`user`: the mailbox's address (app-only), None for the token's own (delegated)."""
         what, change = self.RESOURCES[kind]
+        owner = f"users/{quote(user)}" if user is not None else "me"
         body = {"changeType": change, "notificationUrl": notification_url,
-                "resource": f"users/{quote(user)}/{what}", "clientState": client_state,
+                "resource": f"{owner}/{what}", "clientState": client_state,
                 "expirationDateTime": _iso(now + GRAPH_LIFETIME)}
         if lifecycle_url:
             body["lifecycleNotificationUrl"] = lifecycle_url
@@ -134,6 +166,8 @@ class GraphChannels:
         return Opened(answer["id"], None, _parse(answer["expirationDateTime"]))
 
     def renew(self, subscription_id: str, now: datetime) -> datetime:
+        # One PATCH renews and reauthorizes (Graph: not a reauthorize and a PATCH of the
+        # same subscription within 10 minutes; the PATCH alone does both).
         answer = self._call("PATCH", f"/subscriptions/{subscription_id}",
                             {"expirationDateTime": _iso(now + GRAPH_LIFETIME)})
         return _parse(answer["expirationDateTime"])

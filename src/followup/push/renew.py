@@ -5,7 +5,8 @@ by one process at a time (a PostgreSQL advisory lock):
 1. channels of accounts removed or disabled are stopped at the provider and forgotten;
 2. each enabled account gets the channels it lacks (Gmail watch when a Pub/Sub topic is
    set, a Calendar channel per calendar when a public URL is set, Graph subscriptions on
-   events and messages for app-only Microsoft tenants with a webhook or Event Hubs);
+   events and messages with a webhook or Event Hubs: with the tenant's app token when the
+   tenant has an organisation-wide grant, else with the account's own delegated token);
 3. channels are renewed before they lapse: Gmail watch daily, Calendar channels in the
    last quarter of their life (a new channel, then the old one stopped), Graph
    subscriptions at half-life or when Graph asked for reauthorization.
@@ -224,24 +225,47 @@ class Renewer:
     def _graph(self, name: str, tenant: str, have: list[Channel], now: datetime,
                report: RenewReport) -> None:
         notify = self.settings.eventhub_url or self.settings.url(GRAPH_PATH)
-        grant = self._grant(tenant)
-        if notify is None or grant is None or grant.provider != "microsoft":
-            return  # delegated Microsoft accounts: polling only (see docs/company.md)
-        from followup.push.org_microsoft import AppCredential
-
-        config, _ = self._config(name)
-        if not config.user.addresses:
-            report.skipped.append(name)
+        if notify is None:
             return
-        user = config.user.addresses[0]
-        ops = GraphChannels(AppCredential.from_json(grant.secret))
+        grant = self._grant(tenant)
+        if grant is not None and grant.provider == "microsoft":
+            from followup.push.org_microsoft import AppCredential
+
+            config, _ = self._config(name)
+            if not config.user.addresses:
+                report.skipped.append(name)
+                return
+            ops = GraphChannels.for_app(AppCredential.from_json(grant.secret))
+            user = config.user.addresses[0]
+            self._subscriptions(ops, name, tenant, user, user, notify, have, now, report)
+            return
+        from followup.push.delegated import RECONNECT_SUFFIX, delegated_channels, is_delegated
+
+        files = self.accounts.credential(name)
+        if not is_delegated(files):
+            return  # no tenant grant and no sign-in of its own: nothing to subscribe with
+        if RECONNECT_SUFFIX in files and not have:
+            return  # signed out, its channels failed and gone: quiet until a reconnect
+        # The user's own sign-in: subscriptions on me/..., every call with their token.
+        with delegated_channels(self.accounts, name, files) as ops:
+            mailbox = getattr(ops.tokens, "username", "") or "me"  # shown by push status
+            self._subscriptions(ops, name, tenant, None, mailbox, notify, have, now, report)
+
+    def _subscriptions(self, ops: GraphChannels, name: str, tenant: str, user: str | None,
+                       mailbox: str, notify: str, have: list[Channel], now: datetime,
+                       report: RenewReport) -> None:
+        """Each Graph subscription of the account created, or renewed when due (a PATCH
+        with a current token, which also answers a reauthorizationRequired)."""
         lifecycle = None if self.settings.eventhub_url else self.settings.url(GRAPH_LIFECYCLE_PATH)
         kinds = {c.kind: c for c in have}
+        for lapsed in [c for c in have if c.expires_at <= now]:  # Graph has deleted them
+            self.channels.remove(lapsed.id)
+            del kinds[lapsed.kind]
         for kind in GraphChannels.RESOURCES:
             ch = kinds.get(kind)
             if ch is not None and not self._due(ch, now):
                 continue
-            if ch is not None and ch.expires_at > now:
+            if ch is not None:
                 try:
                     expires = ops.renew(ch.id, now)
                 except ChannelGone:
@@ -249,18 +273,19 @@ class Renewer:
                 except Exception as e:
                     self.channels.failed(ch.id, f"{type(e).__name__}: {e}")
                     report.failed += 1
+                    log.warning("push.renewal_failed", channel=ch.id, account=name,
+                                error=type(e).__name__)
                     continue
                 else:
                     self.channels.renewed(ch.id, expires, now=now)
                     self.urgent.discard(ch.id)
                     report.renewed += 1
                     continue
-            elif ch is not None:  # lapsed: Graph has deleted it
-                self.channels.remove(ch.id)
             secret = new_secret()
             opened = ops.subscribe(kind, user, notify, lifecycle, secret, now)
             self.channels.add(id=opened.id, account=name, tenant=tenant, kind=kind,
-                              resource=user, secret=secret, expires_at=opened.expires_at, now=now)
+                              resource=mailbox, secret=secret, expires_at=opened.expires_at,
+                              now=now)
             report.created += 1
 
     # --- helpers --------------------------------------------------------------------------
@@ -282,6 +307,22 @@ class Renewer:
             if ch.kind == "gmail":
                 report.renewed += 1
 
+    def _delete_subscription(self, ch: Channel, *, record_gone: bool) -> None:
+        grant = self.orgs.get(ch.tenant)
+        if grant is not None and grant.provider == "microsoft":
+            from followup.push.org_microsoft import AppCredential
+
+            GraphChannels.for_app(AppCredential.from_json(grant.secret)).delete(ch.id)
+            return
+        from followup.push.delegated import delegated_channels, is_delegated
+
+        # A removed delegated account's sign-in is gone with its row: its subscriptions
+        # lapse by themselves (at most 7 days) and their notices find no channel.
+        files = {} if record_gone else self.accounts.credential(ch.account)
+        if is_delegated(files):
+            with delegated_channels(self.accounts, ch.account, files) as ops:
+                ops.delete(ch.id)
+
     def stop_account(self, name: str) -> int:
         """Stop every channel of `name` now (forget, removal); returns how many."""
         report = RenewReport()
@@ -293,11 +334,7 @@ class Renewer:
               force: bool = False) -> None:
         try:
             if ch.kind in ("graph_events", "graph_messages"):
-                grant = self.orgs.get(ch.tenant)
-                if grant is not None and grant.provider == "microsoft":
-                    from followup.push.org_microsoft import AppCredential
-
-                    GraphChannels(AppCredential.from_json(grant.secret)).delete(ch.id)
+                self._delete_subscription(ch, record_gone=record_gone)
             elif not record_gone:  # Google needs the account's credential to stop
                 _, cfg = self._config(ch.account)
                 info = json.loads(self.accounts.credential(ch.account).get(".json", b"{}"))
