@@ -4,15 +4,22 @@ one asyncio loop (a Starlette app; serve.py runs it under uvicorn).
 Each user's state and rules are those of the single-user fake the Google tests use
 (tests/google/fake_google.py: sync tokens and 410, 409 for a reused event id, drafts and the
 Gmail search subset, contacts, contact groups and a People search that sees what existed at
-the last warm-up): one `FakeGoogle` per user, never started as a server, so a rule fixed there
-holds here too. This module adds what a scale run needs on top:
+the last warm-up): one `FakeGoogle` (its push subclass) per user, never started as a
+server, so a rule fixed there holds here too. This module adds what a scale run needs on top:
 
 - users told apart by their access token: the token endpoint maps each refresh token to its
   user and issues an access token bound to that user;
 - every request waits `latency` seconds (asyncio.sleep: a thousand waiting requests cost no
   CPU and no thread) and is counted per user and per route (the discovery method id);
 - a 429 storm (Retry-After) and revoked grants (invalid_grant) per user;
-- `written(user)`: what followup created, to check the ledger against (0 duplicates, 0 lost).
+- `written(user)`: what followup created, to check the ledger against (0 duplicates, 0 lost);
+- push (tests/push/fake_google_push.py's FakeGooglePush per user: Calendar events.watch
+  channels with their token, resourceId and expiration, channels.stop, and Gmail
+  users.watch/stop, though no Pub/Sub delivery here): a channel's pings are sent by
+  push.Notifier on this loop with the headers Google sends (X-Goog-Channel-ID, -Token,
+  -Resource-ID, -Resource-State "sync" then "exists", -Message-Number), whenever the
+  watched calendar changes: a meeting the benchmark adds ("meeting") or an event followup
+  writes there ("echo", as Google pings for every change, the watcher's own included).
 
 Routes followup does not call are served as the reference fake serves them (every handler in
 its HANDLERS table); a request that matches no route is answered 404 and listed in `unknown`,
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import secrets
@@ -36,34 +44,77 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from benchmarks.scalefakes.control import Meeting, RequestCounts
+from benchmarks.scalefakes.push import Notifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
-_TESTS_GOOGLE = Path(__file__).resolve().parents[2] / "tests" / "google"
-if str(_TESTS_GOOGLE) not in sys.path:  # the reference fake is a test helper, not a package
-    sys.path.insert(0, str(_TESTS_GOOGLE))
+_TESTS = Path(__file__).resolve().parents[2] / "tests"
+for _folder in (_TESTS / "google", _TESTS):  # the reference fakes are test helpers
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 from fake_google import (  # noqa: E402 - after the path above
     ALL_SCOPES,
     ApiError,
-    FakeGoogle,
     Route,
     _dispatch,
     _routes,
     rfc3339,
 )
 
+from push.fake_google_push import FakeGooglePush  # noqa: E402 - the same rules as the tests'
+
 CLIENT_ID, CLIENT_SECRET = "scale-client-id", "scale-client-secret"
 ACCESS_SECONDS = 3600
+# Calendar writes that change what a channel on that calendar watches.
+_CALENDAR_WRITES = frozenset({"calendar.events.insert", "calendar.events.patch",
+                              "calendar.events.update", "calendar.events.delete",
+                              "calendar.events.import", "calendar.events.move"})
+
+
+class _PushState(FakeGooglePush):
+    """One user's Google: the push tests' rules; its pings go out through the Notifier
+    (asynchronously, on the fake's loop) instead of a blocking requests.post."""
+
+    def __init__(self, user: str, email: str, notifier: Notifier, base: str) -> None:
+        super().__init__(user=email)
+        self.scale_user = user
+        self.scale_base = base
+        self.notifier = notifier
+        self.cause = "sync"  # why the next pings go out (events_watch's first one: "sync")
+
+    @property
+    def base(self) -> str:  # never served itself: the scale fake's URL (resourceUri)
+        return self.scale_base
+
+    def _ping(self, channel: dict[str, Any], state: str) -> int:
+        channel["number"] += 1
+        headers = {"X-Goog-Channel-ID": channel["id"], "X-Goog-Resource-ID":
+                   channel["resourceId"], "X-Goog-Resource-State": state,
+                   "X-Goog-Message-Number": str(channel["number"]),
+                   "X-Goog-Channel-Expiration": channel["expiration"]}
+        if channel["token"]:
+            headers["X-Goog-Channel-Token"] = channel["token"]
+        self.notifier.post(channel["address"], headers=headers, user=self.scale_user,
+                           kind="calendar", cause="sync" if state == "sync" else self.cause)
+        return 0  # sent later: the status is in the Notifier's record
+
+    def changed(self, calendar: str, cause: str) -> None:
+        """`calendar` changed: every live channel on it is pinged ("exists")."""
+        if not self.channels:
+            return
+        self.cause = cause
+        with contextlib.suppress(ApiError):  # no such calendar: nothing watches it
+            self.ping_calendar(calendar)
 
 
 @dataclass
 class _User:
     name: str
     email: str
-    state: FakeGoogle
+    state: _PushState
     meetings: set[str] = field(default_factory=set)  # event ids the benchmark put there
     revoked: bool = False
     storm_until: float = 0.0
@@ -90,13 +141,14 @@ class GoogleScaleFake:
         self.stats = RequestCounts()
         self.unknown: dict[str, int] = {}  # "METHOD /path" -> n: routes the fake lacks
         self._routes = _routes_by_method()
+        self.notifier = Notifier(latency)
         self.app = Starlette(routes=[StarletteRoute(
             "/{path:path}", self._serve, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])])
 
     # --- ScaleFake -----------------------------------------------------------------------
 
     def add_user(self, user: str, email: str) -> tuple[dict[str, Any], dict[str, bytes]]:
-        state = FakeGoogle(user=email)
+        state = _PushState(user, email, self.notifier, self.base)
         self.users[user] = _User(user, email, state)
         refresh = f"1//scale-{user}-{secrets.token_urlsafe(8)}"
         self.refresh[refresh] = user
@@ -130,6 +182,7 @@ class GoogleScaleFake:
                           **({"self": True} if org_email.lower() == me else {})},
             "attendees": attendees})
         u.meetings.add(ev["id"])
+        u.state.changed(u.email, "meeting")
 
     def storm(self, users: set[str], until: float) -> None:
         for name in users:
@@ -143,6 +196,8 @@ class GoogleScaleFake:
     def counts(self) -> dict[str, Any]:
         out = self.stats.snapshot()
         out["unknown"] = dict(self.unknown)
+        out["notices"] = self.notifier.summary()
+        out["channels"] = sum(len(u.state.channels) for u in self.users.values())
         return out
 
     def written(self, user: str) -> dict[str, list[str]]:
@@ -164,6 +219,7 @@ class GoogleScaleFake:
     # --- HTTP ----------------------------------------------------------------------------
 
     async def _serve(self, request: Request) -> Response:
+        self.notifier.bind()
         raw = await request.body()
         await asyncio.sleep(self.latency)
         path, method = request.url.path, request.method
@@ -200,6 +256,8 @@ class GoogleScaleFake:
         except ApiError as e:
             self.stats.add(route.method_id, u.name, e.code)
             return _error(e)
+        if route.method_id in _CALENDAR_WRITES:
+            u.state.changed(params.get("calendarId", "primary"), "echo")
         if result is None and method == "DELETE":
             self.stats.add(route.method_id, u.name, 204)
             return Response(status_code=204)

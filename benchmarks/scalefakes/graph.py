@@ -23,6 +23,18 @@ and a meeting-end sync of followup's Microsoft provider touch:
   extended properties and categories, PATCH with If-Match, get, delete;
 - $batch of at most 20, each item routed as above.
 
+Push (for `company_scale.py --push`; the rules of tests/push/fake_graph_push.py):
+- the client credentials grant of an app with a certificate (`add_app` registers one per
+  tenant: msal's signed client assertion is checked against the certificate), its access
+  token good for /subscriptions;
+- /subscriptions: POST on users/{address}/events|messages (app token) or me/events|messages
+  (the user's delegated token), with the validation handshake on the notification and
+  lifecycle URLs, an expiration within 10,080 minutes; PATCH to renew; DELETE;
+- change notifications (clientState echoed) sent by push.Notifier on this loop whenever a
+  user's events change (a meeting the benchmark adds: "meeting"; an event followup creates
+  or deletes: "echo") or a message is created in the mailbox (followup's drafts: "echo", as
+  Graph notifies the subscriber of its own changes too).
+
 Every HTTP request first waits `latency` seconds (asyncio.sleep: a thousand waiting requests
 cost no CPU) and is counted by route and user (control.RequestCounts); items inside a $batch
 are counted apart (`batch_items`), so `requests` is what crossed the network.
@@ -36,18 +48,22 @@ import json
 import math
 import re
 import secrets
+import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
+import jwt
 import msal
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -59,6 +75,7 @@ from followup.providers.microsoft.targets import KEY_PROPERTY, KEYS_PROPERTY
 from .control import Meeting, RequestCounts
 from .graph_tls import TlsFiles, tls_files
 from .graph_tls import tls as _tls
+from .push import Notifier
 
 __all__ = ["CLIENT_ID", "GraphScale", "TlsFiles", "make_fake", "make_graph", "tls",
            "tls_files"]
@@ -67,6 +84,7 @@ TENANT_ID = "72f988bf-0000-4000-8000-000000000001"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 TENANT = "organizations"
 TOKEN_SECONDS = 3600
+SUBSCRIPTION_MAX_MINUTES = 10_080
 DELTA_TOKENS_KEPT = 8  # per user: older deltaLinks answer 410 syncStateNotFound
 BATCH_LIMIT = 20
 # What msal sends on a refresh: our scopes plus the reserved ones it adds itself.
@@ -108,6 +126,10 @@ def _error(status: int, code: str, message: str = "") -> Reply:
 _NOT_FOUND = _error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 _PROP = re.compile(r"singleValueExtendedProperties/Any\(ep: ep/id eq '(.+?)' and "
                    r"ep/value eq '(.*)'\)")
+# Routes whose success changes what a subscription watches: (resource, changeType).
+_NOTIFYING = {"events.create": ("events", "created"), "events.delete": ("events", "deleted"),
+              "messages.create": ("messages", "created"),
+              "messages.create_reply": ("messages", "created")}
 _MAXPAGE = re.compile(r"odata\.maxpagesize=(\d+)")
 
 
@@ -156,6 +178,12 @@ class GraphScale:
         self._n = 0
         # add_user / add_meeting / storm may come from serve.py's control thread.
         self._lock = threading.Lock()
+        self.notifier = Notifier(latency)
+        self.by_email: dict[str, str] = {}  # address -> user
+        self.apps: dict[str, dict[str, Any]] = {}  # client id -> {"key": public key, ...}
+        self.app_access: dict[str, tuple[str, float]] = {}  # app token -> (client, expiry)
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.subscribed: dict[tuple[str, str], set[str]] = {}  # (user, what) -> ids
         self.app = Starlette(routes=[Route(
             "/{path:path}", self._serve, methods=["GET", "POST", "PATCH", "DELETE", "PUT"])])
 
@@ -174,6 +202,7 @@ class GraphScale:
             "response": self._token_response(user, email, oid, access, refresh, GRANTED)})
         with self._lock:
             self.boxes[user] = Mailbox(user, email.lower(), oid)
+            self.by_email[email.lower()] = user
             self.access[access] = (user, time.time() + TOKEN_SECONDS)
             self.refresh[refresh] = user
         config: dict[str, Any] = {
@@ -211,6 +240,7 @@ class GraphScale:
             self._times(event, meeting.start, meeting.end)
             self._touch(event)
             box.events[eid] = event
+        self._changed(box, "events", "created", "meeting", eid)
 
     def storm(self, users: set[str], until: float) -> None:
         with self._lock:
@@ -226,6 +256,8 @@ class GraphScale:
         snap = self.counts_.snapshot()
         snap["batch_items"] = dict(self.batch_items)
         snap["unknown"] = dict(self.unknown)
+        snap["notices"] = self.notifier.summary()
+        snap["channels"] = len(self.subscriptions)
         return snap
 
     def user_routes(self, user: str) -> dict[str, int]:
@@ -279,11 +311,15 @@ class GraphScale:
     # --- HTTP -----------------------------------------------------------------------------
 
     async def _serve(self, request: Request) -> Response:
+        self.notifier.bind()
         await asyncio.sleep(self.latency)
         path = request.url.path
         raw = await request.body()
         at = path.find("/v1.0/")
-        if at >= 0:
+        if at >= 0 and path[at + len("/v1.0"):].startswith("/subscriptions"):
+            user, route, (status, payload, headers) = await self._subscriptions(
+                request.method, path[at + len("/v1.0"):], raw, dict(request.headers))
+        elif at >= 0:
             user, route, (status, payload, headers) = self._graph(
                 request.method, path[at + len("/v1.0"):], request.url.query, raw,
                 dict(request.headers))
@@ -298,6 +334,156 @@ class GraphScale:
         data = b"" if payload is None else json.dumps(payload).encode()
         return Response(data, status, headers,
                         media_type="application/json" if data else None)
+
+    # --- push: the app, subscriptions, notifications ----------------------------------------
+
+    def add_app(self, tenant: str) -> dict[str, Any]:
+        """An app registration with a certificate for `tenant`, consented: the credential
+        `followup admin tenant add microsoft` stores (org_microsoft.AppCredential's fields)."""
+        _tests_importable()
+        from push.fake_graph_push import self_signed_certificate
+
+        pem = self_signed_certificate()
+        cert = x509.load_pem_x509_certificate(
+            pem[pem.index("-----BEGIN CERTIFICATE-----"):].encode())
+        x5t = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA256())).decode().rstrip("=")
+        client_id = str(uuid.uuid4())
+        with self._lock:
+            self.apps[client_id] = {"tenant": tenant, "x5t": x5t, "key": cert.public_key()}
+        return {"tenant_id": TENANT_ID, "client_id": client_id, "certificate_pem": pem,
+                "authority_url": self.base_url, "graph_url": self.graph_url,
+                "ca_bundle": self.ca_bundle or _LAST_CA.get("path")}
+
+    def _app_token(self, form: dict[str, str]) -> Reply:
+        """The client credentials grant: msal's RS256 client assertion, signed with the
+        app's certificate key and naming the certificate by its SHA-256 thumbprint."""
+        app = self.apps.get(form.get("client_id", ""))
+        if app is None:
+            return 400, {"error": "unauthorized_client", "error_description":
+                         "AADSTS700016: Application not found in the directory."}, {}
+        assertion = form.get("client_assertion", "")
+        try:
+            header = jwt.get_unverified_header(assertion)
+            if (header.get("x5t#S256") or "").rstrip("=") != app["x5t"]:
+                raise jwt.InvalidTokenError("another certificate")
+            jwt.decode(assertion, app["key"], algorithms=["RS256", "PS256"],
+                       options={"verify_aud": False})
+        except jwt.PyJWTError:
+            return 401, {"error": "invalid_client", "error_description":
+                         "AADSTS700027: Client assertion contains an invalid signature."}, {}
+        token = "app-" + secrets.token_hex(16)
+        with self._lock:
+            self.app_access[token] = (form["client_id"], time.time() + TOKEN_SECONDS)
+        return 200, {"token_type": "Bearer", "expires_in": TOKEN_SECONDS - 1,
+                     "access_token": token}, {}
+
+    def _caller(self, headers: dict[str, str]) -> tuple[str | None, str | None]:
+        """(app client id, delegated user) of the request's token; (None, None) if invalid."""
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        now = time.time()
+        app = self.app_access.get(token)
+        if app is not None and app[1] > now:
+            return app[0], None
+        found = self.access.get(token)
+        if found is not None and found[1] > now and not self.boxes[found[0]].revoked:
+            return None, found[0]
+        return None, None
+
+    async def _subscriptions(self, method: str, path: str, raw: bytes,
+                             headers: dict[str, str]) -> tuple[str | None, str, Reply]:
+        app, delegated = self._caller(headers)
+        if app is None and delegated is None:
+            return None, "subscriptions.unauthorized", _error(
+                401, "InvalidAuthenticationToken", "Access token is empty or invalid")
+        body = json.loads(raw) if raw else {}
+        if method == "POST" and path == "/subscriptions":
+            user, reply = await self._subscribe(body, app, delegated)
+            return user, "subscriptions.create", reply
+        sid = path.removeprefix("/subscriptions/")
+        sub = self.subscriptions.get(sid)
+        if sub is None or (app is None and sub["user"] != delegated):
+            return delegated, f"subscriptions.{method.lower()}", _error(
+                404, "ResourceNotFound", sid)
+        if method == "PATCH":
+            expires = _graph_time(str(body.get("expirationDateTime", "")))
+            if expires > datetime.now(UTC) + _max_lifetime():
+                return sub["user"], "subscriptions.update", _error(
+                    400, "ExtensionError", "expiration too far in the future")
+            sub["expires"] = expires
+            return sub["user"], "subscriptions.update", (200, _sub_view(sub), {})
+        if method == "DELETE":
+            self.subscriptions.pop(sid, None)
+            self.subscribed.get((sub["user"], sub["what"]), set()).discard(sid)
+            return sub["user"], "subscriptions.delete", (204, None, {})
+        return sub["user"], "subscriptions.unknown", _error(405, "MethodNotAllowed", method)
+
+    async def _subscribe(self, body: dict[str, Any], app: str | None,
+                         delegated: str | None) -> tuple[str | None, Reply]:
+        parts = str(body.get("resource", "")).split("/")
+        if parts[:1] == ["me"] and len(parts) == 2 and delegated is not None:
+            user: str | None = delegated
+        elif parts[:1] == ["users"] and len(parts) == 3 and app is not None:
+            user = self.by_email.get(unquote(parts[1]).lower())
+            if user is None:
+                return None, _error(404, "ErrorInvalidUser", "no such user")
+        else:
+            return delegated, _error(400, "InvalidRequest", "unsupported resource")
+        what = parts[-1]
+        if what not in ("events", "messages"):
+            return user, _error(400, "InvalidRequest", "unsupported resource")
+        expires = _graph_time(str(body.get("expirationDateTime", "")))
+        if expires > datetime.now(UTC) + _max_lifetime():
+            return user, _error(400, "ExtensionError", "Subscription expiration can only be "
+                                f"{SUBSCRIPTION_MAX_MINUTES} minutes in the future.")
+        state = body.get("clientState")
+        if state is not None and len(str(state)) > 128:
+            return user, _error(400, "InvalidRequest", "clientState > 128 characters")
+        urls = [str(body.get("notificationUrl", ""))]
+        if body.get("lifecycleNotificationUrl"):
+            urls.append(str(body["lifecycleNotificationUrl"]))
+        for url in urls:  # the handshake, before the subscription exists
+            if url.startswith("http") and not await self.notifier.validate(url):
+                return user, _error(400, "ValidationError", "Subscription validation request "
+                                    "failed. Response must exactly match validationToken "
+                                    "query parameter.")
+        sid = str(uuid.uuid4())
+        assert user is not None
+        sub = {"id": sid, "user": user, "what": what, "resource": body["resource"],
+               "changeType": body.get("changeType"), "notificationUrl": urls[0],
+               "lifecycleNotificationUrl": body.get("lifecycleNotificationUrl"),
+               "clientState": state, "expires": expires}
+        self.subscriptions[sid] = sub
+        self.subscribed.setdefault((user, what), set()).add(sid)
+        return user, (201, _sub_view(sub), {})
+
+    def _watched(self, box: Mailbox, name: str, groups: tuple[str, ...]) -> bool:
+        """Does the route about to run change what an events or messages subscription
+        watches? Events: those of the default calendar only (a subscription on a user's
+        events is one on their default calendar)."""
+        if name not in _NOTIFYING or not self.subscribed:
+            return False
+        if name == "events.create":
+            return not groups  # /me/events, not /me/calendars/{id}/events
+        if name == "events.delete":
+            return box.events.get(groups[0], {}).get("_calendar") is None
+        return True
+
+    def _changed(self, box: Mailbox, what: str, change: str, cause: str, oid: str) -> None:
+        """Notify every live subscription on the user's `what` that `oid` changed."""
+        now = datetime.now(UTC)
+        for sid in list(self.subscribed.get((box.user, what), ())):
+            sub = self.subscriptions.get(sid)
+            if sub is None or sub["expires"] <= now or change not in str(sub["changeType"]):
+                continue
+            resource = f"Users/{box.oid}/{what.capitalize()}/{oid}"
+            self.notifier.post(sub["notificationUrl"], user=box.user, kind=f"graph_{what}",
+                               cause=cause, json={"value": [{
+                                   "subscriptionId": sid, "clientState": sub["clientState"],
+                                   "changeType": change, "resource": resource,
+                                   "subscriptionExpirationDateTime": _iso(sub["expires"]),
+                                   "tenantId": TENANT_ID, "resourceData": {
+                                       "@odata.type": f"#Microsoft.Graph.{what[:-1].title()}",
+                                       "id": oid}}]})
 
     # --- the authority ------------------------------------------------------------------------
 
@@ -328,6 +514,8 @@ class GraphScale:
         return None, "authority.unknown", _error(404, "not_found", path)
 
     def _token(self, form: dict[str, str]) -> tuple[str | None, str, Reply]:
+        if form.get("grant_type") == "client_credentials":
+            return None, "authority.app_token", self._app_token(form)
         if form.get("grant_type") != "refresh_token":
             return None, "authority.token", (400, {"error": "unsupported_grant_type"}, {})
         with self._lock:
@@ -374,7 +562,13 @@ class GraphScale:
             m = pattern.fullmatch(path)
             if m and route_method == method:
                 with self._lock:
-                    return name, fn(self, box, q, body, prefer, if_match, *m.groups())
+                    watched = self._watched(box, name, m.groups())
+                    reply = fn(self, box, q, body, prefer, if_match, *m.groups())
+                if reply[0] < 300 and watched:
+                    what, change = _NOTIFYING[name]
+                    made = reply[1].get("id") if isinstance(reply[1], dict) else m.group(1)
+                    self._changed(box, what, change, "echo", str(made))
+                return name, reply
         self.unknown[f"{method} {path}"] += 1
         return "unknown", _error(404, "ResourceNotFound", path)
 
@@ -754,6 +948,30 @@ class GraphScale:
             ("PATCH", r"/me/contacts/([^/]+)", "contacts.update", _contact_patch),
             ("DELETE", r"/me/contacts/([^/]+)", "contacts.delete", _delete("contacts")),
         ])
+
+
+def _tests_importable() -> None:
+    """tests/ on the path: the push test fakes are test helpers, not a package."""
+    tests = str(Path(__file__).resolve().parents[2] / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+
+
+def _max_lifetime() -> timedelta:
+    return timedelta(minutes=SUBSCRIPTION_MAX_MINUTES)
+
+
+def _graph_time(value: str) -> datetime:
+    """Graph's UTC times ("2026-11-29T10:00:00.0000000Z"), to the second."""
+    return datetime.fromisoformat(value[:19]).replace(tzinfo=UTC)
+
+
+def _sub_view(sub: dict[str, Any]) -> dict[str, Any]:
+    """A subscription as Graph answers it."""
+    return {"id": sub["id"], "resource": sub["resource"], "changeType": sub["changeType"],
+            "notificationUrl": sub["notificationUrl"], "clientState": sub["clientState"],
+            "lifecycleNotificationUrl": sub["lifecycleNotificationUrl"],
+            "expirationDateTime": sub["expires"].strftime("%Y-%m-%dT%H:%M:%S.0000000Z")}
 
 
 # The CA of the last `tls()` call: serve.py calls tls() and make_fake() separately, and the

@@ -18,7 +18,15 @@ Control API (JSON in, JSON out; never delayed, never counted):
     GET  /counts[?per_user=1]  -> {"google": counts, "microsoft": counts, "requests": total,
                                    "cpu_s": this process's CPU seconds, "uptime_s": ...}
     POST /written  {"users": [...]} -> {name: {"draft": [...], "contact": [...], ...}}
+    POST /apps     {"tenant": name} -> {"credential": {...}}   (Graph) an app registration
+                   with a certificate, consented, for an organisation-wide grant
+    GET  /notices?since=A,B -> {"notices": [{"user", "kind", "cause", "sent", "status",
+                   "seconds"}, ...], "next": "C,D"}  push notices sent, per fake from offset
     POST /stop
+
+Push (company_scale.py --push): Calendar channels and Graph subscriptions created through the
+fakes' APIs notify the webhook they name, from this loop (push.Notifier), when a user's
+calendar or mailbox changes; /counts gives each fake's "notices" summary and "channels".
 """
 
 from __future__ import annotations
@@ -93,6 +101,8 @@ class Control:
             Route("/revoke", self.revoke, methods=["POST"]),
             Route("/counts", self.counts),
             Route("/written", self.written, methods=["POST"]),
+            Route("/apps", self.apps, methods=["POST"]),
+            Route("/notices", self.notices),
             Route("/stop", self.stop_now, methods=["POST"]),
         ])
 
@@ -154,6 +164,28 @@ class Control:
     async def written(self, request: Request) -> JSONResponse:
         body = await request.json()
         return JSONResponse({name: self.owner[name].written(name) for name in body["users"]})
+
+    async def apps(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        fake = self.fakes.get("microsoft")
+        if fake is None or not hasattr(fake, "add_app"):
+            return JSONResponse({"error": "no Graph fake with app registrations here"}, 400)
+        return JSONResponse({"credential": fake.add_app(body["tenant"])})
+
+    async def notices(self, request: Request) -> JSONResponse:
+        """The notices sent so far by every fake, from the `since`th on (per fake: `next`
+        is a list of per-fake offsets, joined by commas, to pass back)."""
+        since = [int(x) for x in request.query_params.get("since", "").split(",") if x]
+        out: list[dict[str, Any]] = []
+        offsets = []
+        for i, fake in enumerate(self.fakes.values()):
+            notifier = getattr(fake, "notifier", None)
+            start = since[i] if i < len(since) else 0
+            got = notifier.since(start) if notifier is not None else []
+            out += got
+            offsets.append(str(start + len(got)))
+        out.sort(key=lambda r: r["sent"])
+        return JSONResponse({"notices": out, "next": ",".join(offsets)})
 
     async def stop_now(self, request: Request) -> JSONResponse:
         self.stop.set()
