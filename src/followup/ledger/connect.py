@@ -25,11 +25,14 @@ _SQLITE_CORRUPT = ("malformed", "file is not a database", "disk image")
 _SQLITE_UNAVAILABLE = ("disk is full", "disk i/o error", "readonly database", "unable to open")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, connections: int = 5) -> Engine:
+    """An engine for `url`. `connections`: the PostgreSQL pool's kept connections (it may
+    open 10 more for a while); a company worker needs about two per sync it runs at once
+    (the account lock's and the transactions')."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # pool_pre_ping: a daemon outlives server restarts and idle-connection reaping.
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True, pool_size=connections)
         _translate_errors(engine)
         return engine
     database = parsed.database
