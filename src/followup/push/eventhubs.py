@@ -75,7 +75,7 @@ def _consume(
     stop: threading.Event,
     positions: dict[str, int],
 ) -> Exception | None:
-    """One client's run: None when stopped, else the error that ended it."""
+    """One client's run: None when stopped, else what ended it."""
     from azure.eventhub import EventHubConsumerClient
 
     # retry_total=0: the client's own retries (seconds of back-off per call) cannot be
@@ -118,7 +118,10 @@ def _consume(
     finally:
         returned.set()
         client.close()
-    return None if stop.is_set() or not failures else failures[0]
+    if stop.is_set():
+        return None
+    # receive() ending on its own, without an error, would leave ingest without a consumer.
+    return failures[0] if failures else RuntimeError("the Event Hubs receive loop ended")
 
 
 def _starting_positions(partitions: list[str], positions: dict[str, int]) -> dict[str, Any]:
