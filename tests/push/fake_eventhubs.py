@@ -157,9 +157,11 @@ class FakeEventHubs:
             seq = len(events)
             event = Stored(seq, seq * _OFFSET_STEP, int(time.time() * 1000), data)
             events.append(event)
-            conns = list(self._conns)
-        for conn in conns:
-            conn.offer(partition, event)
+            # Under the lock that receivers attach under: each gets it once, from the
+            # store (attached before) or from here (attached after), never both.
+            conns = [(conn, conn.queue(partition, event)) for conn in self._conns]
+        for conn, links in conns:
+            conn.pump(links)
         return seq
 
     def active_receivers(self) -> list[ReceiverSeen]:
@@ -263,6 +265,10 @@ class _Connection:
         self.server = server
         self.sock = sock
         self.write_lock = threading.Lock()
+        # Held from taking a delivery id to sending it (then server.lock, never the other
+        # way): transfers leave in delivery-id order, events in partition order, whichever
+        # thread (the publisher's, this reader's) sends them.
+        self.outgoing = threading.RLock()
         self.sessions: dict[int, _Session] = {}
 
     # framing: an 8-byte header (size, doff=2, type, channel) before each performative
@@ -346,7 +352,8 @@ class _Connection:
                 ),
             )
         elif code == 0x11:  # begin
-            self.sessions[channel] = _Session(channel)
+            with self.server.lock:
+                self.sessions[channel] = _Session(channel)
             self.send(
                 channel,
                 perf.BeginFrame(
@@ -363,7 +370,9 @@ class _Connection:
         elif code in (0x12, 0x13, 0x14, 0x16) and channel in self.sessions:
             self._link_frame(self.sessions[channel], code, f)
         elif code == 0x17:  # end
-            for link in self.sessions.pop(channel, _Session(channel)).links.values():
+            with self.server.lock:
+                ended = self.sessions.pop(channel, _Session(channel))
+            for link in ended.links.values():
                 self._mark_detached(link)
             self.send(channel, perf.EndFrame(error=None))
         elif code == 0x18:  # close
@@ -381,7 +390,9 @@ class _Connection:
         elif code == 0x14:
             self._transfer(session, f)
         else:  # detach
-            self._mark_detached(session.links.pop(f[0], None))
+            with self.server.lock:
+                detached = session.links.pop(f[0], None)
+            self._mark_detached(detached)
             self.send(session.channel, perf.DetachFrame(handle=f[0], closed=True, error=None))
 
     def _attach(self, session: _Session, f: list[Any]) -> None:
@@ -389,9 +400,11 @@ class _Connection:
         source, target = f[5] or [], f[6] or []
         address = _text(source[0] if client_receives else target[0])
         link = _Link(handle, client_receives, address, delivery_count=f[9] or 0)
-        if client_receives:
-            self._open_receiver(link, source)
-        session.links[handle] = link
+        with self.server.changed:
+            if client_receives:
+                self._open_receiver(link, source)
+            session.links[handle] = link
+            self.server.changed.notify_all()
         self.send(
             session.channel,
             perf.AttachFrame(
@@ -421,13 +434,11 @@ class _Connection:
         hub, group, partition = entity.groups()
         filters = source[7] if len(source) > 7 and source[7] else {}
         selector = _text(filters.get(SELECTOR_FILTER, b"amqp.annotation.x-opt-offset > '-1'"))
-        server = self.server
-        with server.changed:
-            start = server.start_index(partition, selector)
-            link.pending.extend(server._events[partition][start:])
-            link.seen = ReceiverSeen(hub, group, partition, selector)
-            server.receivers.append(link.seen)
-            server.changed.notify_all()
+        server = self.server  # its lock is held (_attach)
+        start = server.start_index(partition, selector)
+        link.pending.extend(server._events[partition][start:])
+        link.seen = ReceiverSeen(hub, group, partition, selector)
+        server.receivers.append(link.seen)
 
     def _mark_detached(self, link: _Link | None) -> None:
         if link is not None and link.seen is not None:
@@ -436,9 +447,10 @@ class _Connection:
                 self.server.changed.notify_all()
 
     def _detach_all(self) -> None:
-        for session in self.sessions.values():
-            for link in session.links.values():
-                self._mark_detached(link)
+        with self.server.lock:
+            links = [link for s in self.sessions.values() for link in s.links.values()]
+        for link in links:
+            self._mark_detached(link)
 
     def _grant(self, session: _Session, link: _Link) -> None:
         """Give a client's sender link credit (requests to $cbs and $management)."""
@@ -464,40 +476,55 @@ class _Connection:
         link = session.links.get(handle) if handle is not None else None
         if link is None or not link.role_is_receiver:
             return
-        with self.server.lock:
+        with self.outgoing:
             # The receiver's credit counts from its delivery-count (AMQP 2.6.7).
-            link.credit = (delivery_count or 0) + (credit or 0) - link.delivery_count
-        self._pump(session, link)
+            with self.server.lock:
+                link.credit = (delivery_count or 0) + (credit or 0) - link.delivery_count
+            self._pump(session, link)
 
-    def offer(self, partition: str, event: Stored) -> None:
-        for session in list(self.sessions.values()):
-            for link in list(session.links.values()):
-                if link.seen is not None and link.seen.partition == partition:
-                    with self.server.lock:
-                        link.pending.append(event)
-                    self._pump(session, link)
+    def queue(self, partition: str, event: Stored) -> list[tuple[_Session, _Link]]:
+        """Queue a new event on this connection's receivers of `partition` (the server's
+        lock is held); the links to pump."""
+        links = [
+            (session, link)
+            for session in self.sessions.values()
+            for link in session.links.values()
+            if link.seen is not None and link.seen.partition == partition
+        ]
+        for _, link in links:
+            link.pending.append(event)
+        return links
+
+    def pump(self, links: list[tuple[_Session, _Link]]) -> None:
+        for session, link in links:
+            self._pump(session, link)
 
     def _pump(self, session: _Session, link: _Link) -> None:
-        while True:
-            with self.server.lock:
-                if link.credit <= 0 or not link.pending:
-                    return
-                event = link.pending.popleft()
-                link.credit -= 1
-                link.delivery_count += 1
-                delivery_id = session.next_outgoing_id
-                session.next_outgoing_id += 1
-            message = Message(
-                data=[event.body],
-                message_annotations={
-                    b"x-opt-sequence-number": _long(event.sequence_number),
-                    b"x-opt-offset": _string(str(event.offset)),
-                    b"x-opt-enqueued-time": _timestamp(event.enqueued_ms),
-                },
-            )
-            self._send_message(session, link, delivery_id, message)
+        with self.outgoing:
+            while True:
+                with self.server.lock:
+                    if link.credit <= 0 or not link.pending:
+                        return
+                    event = link.pending.popleft()
+                    link.credit -= 1
+                message = Message(
+                    data=[event.body],
+                    message_annotations={
+                        b"x-opt-sequence-number": _long(event.sequence_number),
+                        b"x-opt-offset": _string(str(event.offset)),
+                        b"x-opt-enqueued-time": _timestamp(event.enqueued_ms),
+                    },
+                )
+                self._send_message(session, link, message)
 
-    def _send_message(
+    def _send_message(self, session: _Session, link: _Link, message: Message) -> None:
+        with self.outgoing:
+            delivery_id = session.next_outgoing_id
+            session.next_outgoing_id += 1
+            link.delivery_count += 1
+            self._send_transfer(session, link, delivery_id, message)
+
+    def _send_transfer(
         self, session: _Session, link: _Link, delivery_id: int, message: Message
     ) -> None:
         payload = bytes(encode_payload(bytearray(), message))
@@ -547,14 +574,9 @@ class _Connection:
         )
         if reply is None or request.properties is None:
             return
-        with self.server.lock:
-            delivery_id = session.next_outgoing_id
-            session.next_outgoing_id += 1
-            reply.delivery_count += 1
         self._send_message(
             session,
             reply,
-            delivery_id,
             Message(
                 properties=Properties(correlation_id=request.properties.message_id),
                 application_properties={
