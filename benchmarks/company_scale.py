@@ -4,6 +4,7 @@
     python benchmarks/company_scale.py --accounts 1000 --chaos --kill-every 180 \
         --chaos-seconds 420 --pg-restart 'pg_ctlcluster 15 main restart'
     python benchmarks/company_scale.py --providers local    # the file-backed stand-ins
+    python benchmarks/company_scale.py --push --past 0.1 --lead 120 --poll-seconds 1
 
 What runs: `--workers` real worker processes (company.worker.run_worker, `--concurrency`
 syncs each) on a schema of its own in the local PostgreSQL (dropped afterwards).
@@ -43,6 +44,21 @@ Meetings have 1-3 external people 30 % of the time. Phases:
    COMMAND`; without it every session of the benchmark's is cut), 10 % of the accounts get
    429s with Retry-After for a minute, 1 % have their grant revoked. Then every account's
    writes are checked against what the provider holds: 0 duplicates, 0 lost.
+
+`--push` (with --providers http): push mode. A `followup ingest` process listens on a local
+port (its public URL), its first renewal round opens every account's channels at the fakes
+(a Calendar channel per Google account; Graph subscriptions on events and messages per
+Microsoft one, with the tenant's app grant, or `--push-graph delegated` with each account's
+own sign-in), and the run waits for all of them. The steady and burst meetings are then
+added at the fakes over the first half of `--lead`, nobody is told to look: the fakes' notices
+(Calendar pings, Graph change notifications; also those for followup's own writes, as the
+providers send them) reach ingest, which queues the syncs. Workers use `--safety-poll`
+minutes as their safety poll and record each sync's times. Reported besides the above:
+notices delivered by kind and cause, notice -> sync lag (from the fake's send time to the
+start and to the end of the first sync of that account that started after it), and provider
+requests per account per idle minute: the quiet window's, the safety poll's, and the
+channels' renewals amortised over their lifetime. Gmail watch (Pub/Sub) is not run: the
+fakes do not deliver to Pub/Sub, so a Google account's Inbox is seen by its safety poll.
 
 The scale series of docs/scaling.md:
 
@@ -137,8 +153,30 @@ def _names(path: Path) -> set[str]:
         return set()
 
 
+_SYNCS: list[list[Any]] = []  # [account, reason, start, end] (wall clock), with --push
+
+
+def _record_syncs() -> None:
+    """Each sync's start and end, kept for the benchmark (push mode: notice -> sync lag,
+    matched with the fake's send times). Instrumentation only: Worker.sync is wrapped."""
+    from followup.company.worker import Worker
+
+    inner = Worker.sync
+
+    def timed(self: Worker, account: str, reason: str) -> str:
+        start = time.time()
+        try:
+            return inner(self, account, reason)
+        finally:
+            with _LOCK:
+                _SYNCS.append([account, reason, start, time.time()])
+
+    Worker.sync = timed  # type: ignore[method-assign]
+
+
 def run_bench_worker(url: str, folder: Path, latency: float, concurrency: int,
-                     providers: str = "local", poll_seconds: float = 5.0) -> int:
+                     providers: str = "local", poll_seconds: float = 5.0,
+                     safety_poll: float | None = None, record: bool = False) -> int:
     import structlog
 
     from followup.company.worker import run_worker
@@ -165,19 +203,33 @@ def run_bench_worker(url: str, folder: Path, latency: float, concurrency: int,
     out = folder / "calls" / f"{os.getpid()}.json"
     out.parent.mkdir(exist_ok=True)
 
+    if record:
+        _record_syncs()
+    synced = folder / "syncs" / f"{os.getpid()}.jsonl"
+    synced.parent.mkdir(exist_ok=True)
+
     def flush() -> None:
         while True:
             time.sleep(1.0)
             with _LOCK:
                 data = json.dumps(_CALLS)
+                done = _SYNCS[:]
+                del _SYNCS[:]
             tmp = out.with_suffix(".tmp")
             tmp.write_text(data)
             tmp.replace(out)
+            if done:
+                with synced.open("a") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in done)
 
     threading.Thread(target=flush, daemon=True).start()
     structlog.get_logger("bench").warning("bench.worker", pid=os.getpid())
+    extra: dict[str, Any] = {}
+    if safety_poll is not None:
+        extra["safety_poll"] = timedelta(minutes=safety_poll)
     return run_worker(url, concurrency=concurrency, opener=opener, heartbeat=5.0,
-                      stalled_after=15.0, periodic_seconds=60, poll_seconds=poll_seconds)
+                      stalled_after=15.0, periodic_seconds=60, poll_seconds=poll_seconds,
+                      **extra)
 
 
 # --- the benchmark side ---------------------------------------------------------------------
@@ -286,6 +338,9 @@ class Bench:
                                         "latency_ms": args.latency * 1000,
                                         "providers": args.providers}
         self.fake: FakeServer | None = None
+        self.ingest: subprocess.Popen[bytes] | None = None
+        self.notices_from = ""  # the fake's /notices offsets already read
+        self.notices: list[dict[str, Any]] = []
         self.kinds: dict[str, str] = {}  # account -> provider kind
         self.rng = random.Random(7)
         self.stopping = threading.Event()
@@ -344,7 +399,9 @@ class Bench:
         """After the backfill: the steady window's meetings (`--steady-rate` ending a minute
         per 1,000 accounts, on random accounts) and the burst's (`--burst` ending within one
         minute after it), each account told to look once (as a push notice or its safety
-        poll would: a meeting is known before it ends). Returns the accounts told."""
+        poll would: a meeting is known before it ends). With --push nobody is told: the
+        meetings are added over the first half of `--lead` and the fake's notices wake the
+        syncs. Returns the accounts told (or to be woken)."""
         a = self.args
         start = datetime.now(UTC) + timedelta(seconds=a.lead)
         self.steady = (start, start + timedelta(seconds=a.steady))
@@ -358,9 +415,14 @@ class Bench:
         plan += [(name, f"burst{i}", self.burst[0] + timedelta(seconds=self.rng.uniform(
             0, 60)), self.rng.randint(1, 3))
             for i, name in enumerate(self.rng.sample(self.names, min(burst_n, a.accounts)))]
-        self.add_meetings(plan)
+        if a.push:
+            self.add_meetings_spread(plan)
+        else:
+            self.add_meetings(plan)
         self.results["steady_meetings"], self.results["burst_meetings"] = steady_n, burst_n
         told = sorted({name for name, *_ in plan})
+        if a.push:  # the fake's notices tell them: nothing to do here
+            return told
         with self.engine.begin() as conn:
             conn.execute(text("UPDATE company_accounts SET next_check_at = now() "
                               "WHERE name = ANY(:names)"), {"names": told})
@@ -418,6 +480,8 @@ class Bench:
                              for uid, end, ext in _plan(i, self.rng, t0, a.past)]
             fake.call("/meetings", {"meetings": meetings})
         self.results["tenants"] = len(tenants)
+        if a.push:
+            self.push_grants(tenants)
         self.results["setup_seconds"] = round(time.monotonic() - started, 1)
 
     def start_worker(self) -> None:
@@ -425,12 +489,176 @@ class Bench:
                str(self.folder), "--latency", str(self.args.latency), "--concurrency",
                str(self.args.concurrency), "--providers", self.args.providers,
                "--poll-seconds", str(self.args.poll_seconds)]
+        if self.args.push:  # the safety poll as asked, and each sync's times for the lag
+            cmd += ["--safety-poll", str(self.args.safety_poll), "--record-syncs"]
         log = (self.folder / f"worker-{len(self.workers)}.log").open("wb")
         with log:
             self.workers.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
 
     def live_workers(self) -> list[subprocess.Popen[bytes]]:
         return [w for w in self.workers if w.poll() is None]
+
+    # --- push mode ----------------------------------------------------------------------------
+
+    def push_grants(self, tenants: set[str]) -> None:
+        """The push tables; with `--push-graph app`, an app registration at the fake per
+        Microsoft tenant, stored as `followup admin tenant add microsoft` stores its grant
+        (Graph subscriptions then go with the tenant's app token, as in tests/push);
+        `delegated`: none, each account subscribes with its own sign-in."""
+        from followup.push import schema as push_schema
+        from followup.push.orgstore import OrgGrant, OrgStore
+
+        assert self.fake is not None
+        push_schema.ensure_schema(self.engine)
+        if self.args.push_graph != "app":
+            return
+        orgs = OrgStore(self.engine)
+        for tenant in sorted(t for t in tenants if t.startswith("microsoft")):
+            credential = self.fake.call("/apps", {"tenant": tenant})["credential"]
+            orgs.save(OrgGrant(tenant, "microsoft", {"account": {}}, credential))
+
+    def start_push(self) -> dict[str, Any]:
+        """`followup ingest` on a local port (its public URL: no proxy here), whose first
+        renewal round opens every account's channels: a Calendar channel per Google
+        account, Graph subscriptions on events and messages per Microsoft one (each after
+        the fake's validation handshake). Waits for all of them; what that cost."""
+        import socket
+
+        assert self.fake is not None
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        # requests lets these override a session's CA (msal's app session): the fake's CA,
+        # named by each credential, must be the one trusted.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+        log = (self.folder / "ingest.log").open("wb")
+        with log:
+            self.ingest = subprocess.Popen(
+                [sys.executable, "-m", "followup", "ingest", "--database", self.url, "--listen",
+                 f"127.0.0.1:{port}", "--public-url", url, "--renew-seconds",
+                 str(self.args.renew_seconds)], stdout=log, stderr=subprocess.STDOUT, env=env)
+        want = sum(1 if self.kinds[n] == "google" else 2 for n in self.names)
+        before, started = self.fake.counts(), time.monotonic()
+        have = 0
+        while have < want:
+            if self.ingest.poll() is not None:
+                raise SystemExit(f"followup ingest exited: see {self.folder / 'ingest.log'}")
+            if time.monotonic() - started > 600 + self.args.accounts:
+                print(f"note: {have} of {want} channels after {time.monotonic() - started:.0f} "
+                      "s; going on", file=sys.stderr)
+                break
+            time.sleep(1)
+            have = self.scalar("SELECT count(*) FROM push_channels") or 0
+        after = self.fake.counts()
+        routes: dict[str, int] = {}
+        for kind in ("google", "microsoft"):
+            for route, n in after.get(kind, {}).get("routes", {}).items():
+                k = n - before.get(kind, {}).get("routes", {}).get(route, 0)
+                if k:
+                    routes[f"{kind}:{route}"] = k
+        with self.engine.begin() as conn:
+            life = dict(conn.execute(text(
+                "SELECT kind, avg(EXTRACT(EPOCH FROM expires_at - renewed_at)) "
+                "FROM push_channels GROUP BY kind")).all())
+        return {"seconds": round(time.monotonic() - started, 1), "channels": have,
+                "expected": want, "requests": after["requests"] - before["requests"],
+                "routes": routes, "lifetime_minutes": {k: round(float(v) / 60, 1)
+                                                        for k, v in life.items()}}
+
+    def add_meetings_spread(self, plan: list[tuple[str, str, datetime, int]]) -> None:
+        """Push mode: the phases' meetings are added in 20 slices over the first half of
+        `--lead` (people create meetings over time, and each slice's notices go out as the
+        fake makes the change), not as one block of thousands of wake-ups."""
+        slices = 20
+        step = max(1, -(-len(plan) // slices))
+        pause = self.args.lead / 2 / slices
+        for k in range(0, len(plan), step):
+            self.add_meetings(plan[k:k + step])
+            time.sleep(pause)
+
+    def read_notices(self) -> list[dict[str, Any]]:
+        assert self.fake is not None
+        got = self.fake.call(f"/notices?since={self.notices_from}")
+        self.notices += got["notices"]
+        self.notices_from = got["next"]
+        return self.notices
+
+    def sync_times(self) -> dict[str, list[tuple[float, float, str]]]:
+        """Each account's syncs (start, end, reason), from the workers' records."""
+        out: dict[str, list[tuple[float, float, str]]] = {}
+        for path in (self.folder / "syncs").glob("*.jsonl"):
+            for line in path.read_text().splitlines():
+                account, reason, start, end = json.loads(line)
+                out.setdefault(account, []).append((start, end, reason))
+        for runs in out.values():
+            runs.sort()
+        return out
+
+    def push_results(self, quiet: float, quiet_calls: int) -> dict[str, Any]:
+        """Notices delivered; notice -> sync lag (from the fake's send time to the start
+        and to the end of the first sync of that account that started after it: the sync
+        that reads the change); provider requests per account per idle minute, push mode."""
+        import bisect
+
+        assert self.fake is not None
+        time.sleep(2)  # the workers' records are flushed every second
+        notices = self.read_notices()
+        syncs = self.sync_times()
+        lags: dict[str, dict[str, list[float]]] = {}
+        unanswered = 0
+        for n in notices:
+            if n["cause"] == "sync" or not 200 <= n["status"] < 300:
+                continue
+            runs = syncs.get(n["user"], [])
+            i = bisect.bisect_left(runs, (n["sent"],))
+            if i == len(runs):
+                unanswered += 1
+                continue
+            start, end, _ = runs[i]
+            for group in (n["cause"], "all"):
+                d = lags.setdefault(group, {"start": [], "end": []})
+                d["start"].append(start - n["sent"])
+                d["end"].append(end - n["sent"])
+        counts = self.fake.counts()
+        summary = {kind: counts[kind]["notices"] for kind in ("google", "microsoft")
+                   if kind in counts}
+        lag = {group: {f"{edge}_{p}": _pct(sorted(v), int(p[1:])) for edge, v in d.items()
+                       for p in ("p50", "p95", "p99")} | {"n": len(d["start"]),
+                                                          "max_end": round(max(d["end"]), 1)}
+               for group, d in lags.items()}
+        return {"notices": summary, "lag": lag, "unanswered": unanswered,
+                "woken_syncs": sum(1 for runs in syncs.values() for r in runs
+                                   if r[2].startswith("push:")),
+                "idle": self.push_idle(quiet, quiet_calls)}
+
+    def push_idle(self, quiet: float, quiet_calls: int) -> dict[str, Any]:
+        """Provider requests per account per idle minute with push: what the quiet window
+        measured (sweeps and heartbeats do not reach providers: 0 unless something woke),
+        plus the safety poll (the idle round's requests per sync over `--safety-poll`
+        minutes), plus the channels' renewals amortised over their lifetime: a Calendar
+        channel is replaced in the last quarter of its life (a token refresh, a watch and a
+        stop: the setup's Google requests per account, plus the stop), a Graph subscription
+        renewed at half-life (one PATCH each; the app token, one per tenant and hour, is
+        left out: under 1/100 of a request per account per renewal)."""
+        a = self.args
+        setup = self.results["push_setup"]
+        life = setup["lifetime_minutes"]
+        google = [n for n in self.names if self.kinds[n] == "google"]
+        microsoft = [n for n in self.names if self.kinds[n] == "microsoft"]
+        g_setup = sum(v for k, v in setup["routes"].items() if k.startswith("google:"))
+        per_google = (g_setup / max(1, len(google)) + 1) / max(1e-9, 0.75 * life.get(
+            "calendar", 1e9))
+        per_graph = sum(1 / max(1e-9, 0.5 * life.get(k, 1e9))
+                        for k in ("graph_events", "graph_messages"))
+        renewal = (per_google * len(google) + per_graph * len(microsoft)) / len(self.names)
+        quiet_rate = quiet_calls / len(self.names) / (quiet / 60)
+        safety = self.results["idle"]["calls_per_idle_sync"] / a.safety_poll
+        return {"quiet": round(quiet_rate, 4), "safety_poll": round(safety, 4),
+                "safety_poll_minutes": a.safety_poll, "renewals": round(renewal, 5),
+                "renewal_google": round(per_google, 5), "renewal_graph": round(per_graph, 5),
+                "total": round(quiet_rate + safety + renewal, 4)}
 
     # --- measurements -----------------------------------------------------------------------
 
@@ -524,6 +752,8 @@ class Bench:
         threading.Thread(target=self.sample, daemon=True).start()
         from followup.company.queue import connector_for, make_app, schedule_sync
 
+        if a.push:
+            self.results["push_setup"] = self.start_push()
         for _ in range(a.workers):
             self.start_worker()
         # Their start-up (imports, schema checks) is not the syncs' cost: wait it out.
@@ -561,6 +791,12 @@ class Bench:
                           "AND last_sync < :t", n=told, t=backfill_done):
             time.sleep(1)
             self.keep_workers()
+            if a.push and datetime.now(UTC) > self.steady[0]:
+                break  # a notice lost: said below (not woken), the run goes on
+        if a.push:
+            self.results["push_not_woken"] = self.scalar(
+                "SELECT count(*) FROM company_accounts WHERE name = ANY(:n) AND last_sync < :t",
+                n=told, t=backfill_done)
         if datetime.now(UTC) > self.steady[0]:
             print("note: telling the accounts of their meetings ran into the steady window; "
                   "raise --lead", file=sys.stderr)
@@ -620,6 +856,8 @@ class Bench:
         if self.fake is not None:
             self.results["idle"]["fake_cpu_per_idle_sync_ms"] = round(
                 1000 * round_cpu["fake"] / max(1, calls_e["cycles"] - calls_d["cycles"]), 2)
+        if a.push:
+            self.results["push"] = self.push_results(quiet, calls_d["calls"] - calls_c["calls"])
         if a.chaos:
             self.results["chaos"] = self.chaos_phase()
         self.results["integrity"] = self.integrity()
@@ -778,6 +1016,13 @@ class Bench:
                 w.wait(30)
             except subprocess.TimeoutExpired:
                 w.kill()
+        if self.ingest is not None and self.ingest.poll() is None:
+            self.ingest.terminate()
+            try:
+                self.ingest.wait(30)
+            except subprocess.TimeoutExpired:
+                self.ingest.kill()
+                self.ingest.wait()
         if self.fake is not None:
             self.fake.close()
         if hasattr(self, "engine"):
@@ -868,6 +1113,8 @@ def print_table(r: dict[str, Any]) -> None:
                     said[code] = said.get(code, 0) + k
             rows.append(("fake's answers, whole run", ", ".join(
                 f"{k} x {code}" for code, k in sorted(said.items()))))
+    if "push" in r:
+        rows += _push_rows(r)
     g, d = r["integrity"], r.get("drain", {})
     rows.append(("duplicates / lost / due but pending",
                  f"{g['duplicates']} / {g['lost']} / {g['due_but_pending']} (pending writes "
@@ -877,6 +1124,32 @@ def print_table(r: dict[str, Any]) -> None:
     print()
     for k, v in rows:
         print(f"| {k.ljust(width)} | {v}")
+
+
+def _push_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
+    p, setup = r["push"], r["push_setup"]
+    delivered = sum(v["delivered"] for v in p["notices"].values())
+    kinds = ", ".join(f"{k} {v}" for x in p["notices"].values()
+                      for k, v in sorted(x["by_kind"].items()))
+    failed = sum(sum(v["failed"].values()) for v in p["notices"].values())
+    rows = [("push: channels opened", f"{setup['channels']} of {setup['expected']} in "
+             f"{setup['seconds']} s, {setup['requests']} provider requests; lifetimes (min) "
+             f"{setup['lifetime_minutes']}"),
+            ("push: notices delivered", f"{delivered} ({kinds}); {failed} failed; accounts "
+             f"not woken before the steady window: {r.get('push_not_woken')}")]
+    for group in ("meeting", "echo", "all"):
+        x = p["lag"].get(group)
+        if x:
+            rows.append((f"push: notice -> sync ({group})",
+                         f"start p50 {x['start_p50']} / p95 {x['start_p95']} s, end p50 "
+                         f"{x['end_p50']} / p95 {x['end_p95']} / p99 {x['end_p99']} s, max "
+                         f"{x['max_end']} s ({x['n']} notices)"))
+    i = p["idle"]
+    rows.append(("push: requests / account / idle minute",
+                 f"{i['total']} = quiet {i['quiet']} + safety poll {i['safety_poll']} (every "
+                 f"{i['safety_poll_minutes']:g} min) + renewals {i['renewals']} (Google "
+                 f"{i['renewal_google']}, Graph {i['renewal_graph']})"))
+    return rows
 
 
 def main() -> int:
@@ -889,6 +1162,8 @@ def main() -> int:
     w.add_argument("--concurrency", type=int, default=8)
     w.add_argument("--providers", choices=("http", "local"), default="local")
     w.add_argument("--poll-seconds", type=float, default=5.0)
+    w.add_argument("--safety-poll", type=float, default=None, help="minutes")
+    w.add_argument("--record-syncs", action="store_true")
     p.add_argument("--providers", choices=("http", "local"), default="http",
                    help="http: the Google and Graph scale fakes; local: file accounts")
     p.add_argument("--tenant-size", type=int, default=100,
@@ -922,12 +1197,23 @@ def main() -> int:
     p.add_argument("--settle", type=float, default=150.0)
     p.add_argument("--drain", type=float, default=600.0,
                    help="seconds at most to drain pending writes before the end check")
+    p.add_argument("--push", action="store_true",
+                   help="push mode: a `followup ingest` process, channels at the fakes, and "
+                   "the phases' syncs woken by the fake's notices (--providers http)")
+    p.add_argument("--push-graph", choices=("app", "delegated"), default="app",
+                   help="Graph subscriptions with a tenant app grant, or each account's "
+                   "own sign-in")
+    p.add_argument("--renew-seconds", type=float, default=300.0,
+                   help="push: ingest's renewal round period")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--keep", action="store_true", help="keep the accounts' folders")
     args = p.parse_args()
     if args.cmd == "worker":
         return run_bench_worker(args.database, args.dir, args.latency, args.concurrency,
-                                args.providers, args.poll_seconds)
+                                args.providers, args.poll_seconds, args.safety_poll,
+                                args.record_syncs)
+    if args.push and (args.providers != "http" or args.chaos):
+        p.error("--push runs with --providers http and without --chaos")
     bench = Bench(args)
     try:
         results = bench.run()

@@ -1,12 +1,13 @@
 """Push through the scale fakes (benchmarks/scalefakes/, as `company_scale.py --push` runs
 them): a real `followup ingest` process creates the channels (a Calendar channel per Google
 account, Graph subscriptions with the validation handshake for a Microsoft tenant with an
-organisation-wide app grant), a real `followup worker` process syncs.
+organisation-wide app grant, or with each account's own sign-in), a real `followup worker`
+process syncs.
 
 What it checks: a meeting added at the fake makes the fake send a notice (Calendar ping,
 Graph change notification) that ingest accepts, and the sync it wakes writes the draft, with
-no "look now" from the test (no next_check_at moved, no job queued by hand); an account with
-no change gets no notice and no draft.
+no "look now" from the test once the change is made (no next_check_at moved, no job queued);
+an account with no change gets no notice and no draft.
 """
 
 from __future__ import annotations
@@ -94,9 +95,10 @@ def processes(company_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
             f.close()
 
 
-def _accounts(fake: Fake, store: AccountStore) -> None:
-    """g0, g1 on tenant g (Google); m0, m1 on tenant m (Microsoft, delegated accounts, the
-    tenant with an app grant that Graph subscriptions are made with)."""
+def _accounts(fake: Fake, store: AccountStore, graph: str) -> None:
+    """g0, g1 on tenant g (Google); m0, m1 on tenant m (Microsoft, delegated accounts).
+    `graph`: "app", the tenant has an app grant that Graph subscriptions are made with;
+    "delegated", none: each account subscribes with its own sign-in."""
     for kind, names, tenant in (("google", GOOGLE, "g"), ("microsoft", MICROSOFT, "m")):
         store.add_tenant(tenant, SETTINGS)
         made = fake.call("/users", {"kind": kind, "users": [
@@ -106,14 +108,17 @@ def _accounts(fake: Fake, store: AccountStore) -> None:
                 "name": f"User {u}", "addresses": [f"{u}@bench.example"]},
                 credential={k: base64.b64decode(v) for k, v in made[u]["credential"].items()})
     push_schema.ensure_schema(store.engine)
+    if graph == "delegated":
+        return
     credential = fake.call("/apps", {"tenant": "m"})["credential"]
     OrgStore(store.engine).save(OrgGrant("m", "microsoft", {"account": {}}, credential))
 
 
+@pytest.mark.parametrize("graph", ["app", "delegated"])
 def test_a_notice_from_the_scale_fakes_wakes_the_sync_that_writes_the_draft(
-        fake: Fake, store: AccountStore, company_url: str,
-        processes: dict[str, Any]) -> None:
-    _accounts(fake, store)
+        fake: Fake, store: AccountStore, company_url: str, processes: dict[str, Any],
+        graph: str) -> None:
+    _accounts(fake, store, graph)
     # Ingest's first renewal round: a Calendar channel per Google account, two Graph
     # subscriptions (events, messages) per Microsoft one, each after its handshake.
     _wait("the channels", lambda: _scalar(store, "SELECT count(*) FROM push_channels") == 6,
