@@ -5,7 +5,11 @@ per partition) against a local fake namespace, into the real Notices and the rea
 from __future__ import annotations
 
 import json
+import os
 import resource
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy.engine import Engine
 
 from followup.company.store import AccountStore
@@ -21,7 +26,7 @@ from followup.push.eventhubs import run_eventhub_consumer
 from followup.push.notices import Notices, Outcome
 from followup.push.wake import QueueWaker
 
-from .conftest import jobs, wait_for
+from .conftest import free_port, jobs, wait_for
 from .fake_eventhubs import FakeEventHubs
 
 LATEST = "amqp.annotation.x-opt-offset > '@latest'"
@@ -229,3 +234,50 @@ def test_refused_key_backs_off_without_spinning(fake: FakeEventHubs, notices: No
     finally:
         took = consumer.close()
     assert not consumer.thread.is_alive() and took < 5
+
+
+def test_followup_ingest_consumes_the_hub_named_on_its_command_line(
+    fake: FakeEventHubs, notices: Notices, db: tuple[str, Engine]
+) -> None:
+    """The wiring: FOLLOWUP_EVENTHUB_CONNECTION and --eventhub-name start the consumer in
+    `followup ingest`, whose notices reach the queue and its /metrics."""
+    url, engine = db
+    port = free_port()
+    env = {
+        **os.environ,
+        "FOLLOWUP_DATABASE_URL": url,
+        "FOLLOWUP_EVENTHUB_CONNECTION": fake.connection_string(),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "followup",
+            "ingest",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--eventhub-name",
+            fake.hub,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        attached(fake)
+        fake.publish("1", notice("sub-alice", "state-alice"))
+        assert wait_for(lambda: jobs(engine, "alice"), timeout=20)
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "followup_push_notices 1" in metrics
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        output = proc.stdout.read().decode() if proc.stdout else ""
+        if proc.stdout is not None:
+            proc.stdout.close()
+    # Ended by the SIGTERM (uvicorn re-raises it once it has shut down), not killed.
+    assert proc.returncode in (0, -signal.SIGTERM), output
+    assert "state-alice" not in output  # the clientState (a secret) is never logged
