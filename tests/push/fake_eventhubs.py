@@ -24,7 +24,7 @@ import time
 import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from azure.eventhub._pyamqp import performatives as perf
 from azure.eventhub._pyamqp._decode import decode_frame, decode_payload
@@ -227,14 +227,15 @@ class FakeEventHubs:
             return len(events)
         if what == "x-opt-offset" and value == "-1":
             return 0
-        key = {
-            "x-opt-offset": lambda e: e.offset,
-            "x-opt-sequence-number": lambda e: e.sequence_number,
-            "x-opt-enqueued-time": lambda e: e.enqueued_ms,
+        field = {
+            "x-opt-offset": "offset",
+            "x-opt-sequence-number": "sequence_number",
+            "x-opt-enqueued-time": "enqueued_ms",
         }[what]
         bound = int(value)
         for i, event in enumerate(events):
-            if key(event) > bound or (op == ">=" and key(event) == bound):
+            at = int(getattr(event, field))
+            if at > bound or (op == ">=" and at == bound):
                 return i
         return len(events)
 
@@ -413,8 +414,8 @@ class _Connection:
                 role=not client_receives,
                 send_settle_mode=f[3],
                 rcv_settle_mode=f[4],
-                source=Source(address=source[0] if source else None),
-                target=Target(address=target[0] if target else None),
+                source=Source._make([source[0] if source else None] + [None] * 10),
+                target=Target._make([target[0] if target else None] + [None] * 6),
                 unsettled=None,
                 incomplete_unsettled=None,
                 initial_delivery_count=0 if client_receives else None,
@@ -578,7 +579,7 @@ class _Connection:
             session,
             reply,
             Message(
-                properties=Properties(correlation_id=request.properties.message_id),
+                properties=Properties(correlation_id=cast(Any, request.properties.message_id)),
                 application_properties={
                     "status-code": status,
                     "status-description": "OK" if status < 300 else "Error",
