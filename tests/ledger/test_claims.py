@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event, text
 
 from followup.errors import EnvironmentFailure, TransientError
 from followup.ledger import AccountStatus, Ledger, WriteRow, WriteState
@@ -251,6 +253,39 @@ def test_account_lock_excludes_a_second_process(
     with other.account_lock("a"):  # released
         pass
     assert isinstance(AccountBusyError("x"), TransientError)
+
+
+@pytest.mark.postgres
+def test_under_the_account_lock_transactions_share_the_lock_s_connection(
+    postgres_url: str, clock: Clock
+) -> None:
+    """A sync's hundred transactions take no pooled connection (no checkout, no pre-ping)
+    and hold one connection, not two; other threads and failed transactions are unharmed."""
+    with Ledger.open(postgres_url, clock=clock) as ledger:
+        checkouts: list[int] = []
+        event.listen(ledger._engine, "checkout",
+                     lambda *_: checkouts.append(threading.get_ident()))
+        with ledger.account_lock("a"):
+            checkouts.clear()
+            ledger.record_intents("a", [_intent()])
+            ledger.begin_attempt(KEY)
+            ledger.finish(KEY, WriteResult(WriteOutcome.CREATED, "r1"))
+            with pytest.raises(ZeroDivisionError), ledger._begin() as conn:
+                conn.execute(text("UPDATE writes SET remote_id = 'lost' WHERE key = :k"),
+                             {"k": KEY})
+                raise ZeroDivisionError  # rolled back, and the connection goes on
+            assert _row(ledger).remote_id == "r1" and _row(ledger).state is WriteState.DONE
+            assert checkouts == []
+            # Another thread on the same Ledger (a status endpoint) gets a pooled connection.
+            seen: list[WriteRow | None] = []
+            reader = threading.Thread(target=lambda: seen.append(ledger.write(KEY)))
+            reader.start()
+            reader.join(10)
+            assert seen and seen[0] is not None and seen[0].state is WriteState.DONE
+            assert len(checkouts) == 1 and checkouts[0] != threading.get_ident()
+        checkouts.clear()
+        ledger.write(KEY)  # after the lock: pooled again
+        assert checkouts == [threading.get_ident()]
 
 
 def test_an_unreachable_postgresql_ledger_is_an_environment_failure() -> None:

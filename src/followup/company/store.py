@@ -94,6 +94,16 @@ def decode_files(blob: bytes) -> dict[str, bytes]:
     return {k: base64.b64decode(v) for k, v in data.items()}
 
 
+def write_token_files(tokens_dir: Path, account: str, files: dict[str, bytes]) -> None:
+    """Unseal an account's credential into a new private tokens/ folder, where the
+    provider's own token code reads (and refreshes) it; token_files reads it back."""
+    tokens_dir.mkdir(mode=0o700)
+    for suffix, content in files.items():
+        path = tokens_dir / f"{account}{suffix}"
+        path.touch(mode=0o600)  # private before a byte of the secret is in it
+        path.write_bytes(content)
+
+
 def token_files(tokens_dir: Path, account: str) -> dict[str, bytes]:
     """An account's files in a tokens/ folder, by suffix (`alice.json` -> `.json`)."""
     if not tokens_dir.is_dir():

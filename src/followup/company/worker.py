@@ -41,7 +41,7 @@ from followup.company import schema
 from followup.company.bucket import Buckets
 from followup.company.lease import DEFAULT_TTL, FencedLedger, Lease, LeaseLostError
 from followup.company.queue import cron_every, make_app, schedule_sync
-from followup.company.store import AccountStore, token_files
+from followup.company.store import AccountStore, token_files, write_token_files
 from followup.config import AccountConfig, Config
 from followup.core.compose import Composer
 from followup.engine.cycle import CycleReport, run_cycle
@@ -210,12 +210,8 @@ class Worker:
             config, account_cfg = self.store.config_for(name, ledger_url=self.url,
                                                         state_dir=folder)
             tokens = folder / "tokens"
-            tokens.mkdir(mode=0o700)
             sealed = self.store.credential(name)
-            for suffix, content in sealed.items():
-                path = tokens / f"{name}{suffix}"
-                path.touch(mode=0o600)
-                path.write_bytes(content)
+            write_token_files(tokens, name, sealed)
             try:
                 account = self.opener(account_cfg, config)
                 templates = Path(config.templates_dir) if config.templates_dir else None
@@ -272,9 +268,9 @@ def open_worker(url: str, *, store: AccountStore | None = None, concurrency: int
     """A Worker on the database at `url` (the ledger's schema brought to head first), with
     database connections for `concurrency` syncs at once."""
     Ledger.open(url).close()  # creates or upgrades the ledger's tables
-    # Each running sync holds its account lock's connection and uses a second one for its
-    # transactions; the rest serve the sweep, heartbeats and /metrics.
-    engine = make_engine(url, connections=2 * concurrency + 2)
+    # A running sync's ledger transactions run on its account lock's connection (one per
+    # sync); the lease, the bucket, the sweep and /metrics take short turns on the rest.
+    engine = make_engine(url, connections=concurrency + 4)
     schema.ensure_schema(engine)
     return Worker(url=url, engine=engine, store=store or AccountStore(engine),
                   buckets=Buckets(engine), **options)

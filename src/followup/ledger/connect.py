@@ -27,8 +27,8 @@ _SQLITE_UNAVAILABLE = ("disk is full", "disk i/o error", "readonly database", "u
 
 def make_engine(url: str, *, connections: int = 5) -> Engine:
     """An engine for `url`. `connections`: the PostgreSQL pool's kept connections (it may
-    open 10 more for a while); a company worker needs about two per sync it runs at once
-    (the account lock's and the transactions')."""
+    open 10 more for a while); a company worker needs one per sync it runs at once (the
+    account lock's, which its transactions share) and a few more."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # pool_pre_ping: a daemon outlives server restarts and idle-connection reaping.

@@ -9,10 +9,10 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
 
 from followup.ledger import codec, schema
 from followup.ledger.rows import WriteState
+from followup.ledger.transactions import Transactions
 from followup.model import Interval
 
 _GONE = [WriteState.DISMISSED.value, WriteState.REMOVED.value, WriteState.FAILED.value]
@@ -32,10 +32,9 @@ class Offer:
         return Interval(self.start, self.end)
 
 
-class OffersMixin:
+class OffersMixin(Transactions):
     """The Ledger's offers API (kept apart from the write bookkeeping in store.py)."""
 
-    _engine: Engine
     _clock: Callable[[], datetime]
 
     def record_offers(
@@ -60,7 +59,7 @@ class OffersMixin:
         # Inserted if new: a replanned draft (after a crash) records the same offers again.
         insert = (sqlite.insert(t) if self._engine.dialect.name == "sqlite"
                   else postgresql.insert(t))
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(insert.on_conflict_do_nothing(
                 index_elements=["account", "draft_key", "starts_at"]), rows)
 
@@ -70,7 +69,7 @@ class OffersMixin:
         it, undo removed it, it failed)."""
         t, w = schema.offers, schema.writes
         gone = select(w.c.key).where(w.c.state.in_(_GONE))
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             rows = conn.execute(
                 select(t.c.draft_key, t.c.starts_at, t.c.ends_at, t.c.hold_until).where(
                     t.c.account == account,
@@ -87,7 +86,7 @@ class OffersMixin:
         found: dict[str, list[Interval]] = {}
         if not draft_keys:
             return found
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             rows = conn.execute(
                 select(t.c.draft_key, t.c.starts_at, t.c.ends_at)
                 .where(t.c.account == account, t.c.draft_key.in_(list(draft_keys)))
@@ -100,7 +99,7 @@ class OffersMixin:
     def release_offers(self, account: str, draft_key: str) -> int:
         """Forget one draft's offers (the user deleted the draft). Returns how many."""
         t = schema.offers
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             result = conn.execute(
                 delete(t).where(t.c.account == account, t.c.draft_key == draft_key)
             )
@@ -109,7 +108,7 @@ class OffersMixin:
     def prune_offers(self, account: str, now: datetime) -> int:
         """Drop offers that no longer hold anything (their slot or hold has passed)."""
         t = schema.offers
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             result = conn.execute(
                 delete(t).where(
                     t.c.account == account,

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, select
-from sqlalchemy.engine import Engine
 
 from followup.core.state import STATUSES, PersonState, Status
 from followup.ledger import schema
+from followup.ledger.transactions import Transactions
 
 
 def person_row(account: str, state: PersonState, now: datetime) -> dict[str, Any]:
@@ -72,10 +72,9 @@ class Forgotten:
     offers: int
 
 
-class PeopleMixin:
+class PeopleMixin(Transactions):
     """The Ledger's people API beyond save/load (kept apart from store.py)."""
 
-    _engine: Engine
     _clock: Callable[[], datetime]
 
     def forget_person(self, account: str, email: str) -> Forgotten:
@@ -84,7 +83,7 @@ class PeopleMixin:
         that name them and the slots their drafts offered. A later meeting makes them new."""
         email = email.strip().lower()
         p, w, s, o = schema.people, schema.writes, schema.skips, schema.offers
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             keys = [r.key for r in conn.execute(
                 select(w.c.key).where(w.c.account == account, w.c.person == email))]
             offers = 0

@@ -221,7 +221,8 @@ class Ledger(OffersMixin, PeopleMixin):
         """Hold the right to run `account`'s cycle, or raise AccountBusyError at once.
 
         PostgreSQL: a session advisory lock on (schema, account), held on a connection of its
-        own for the duration, so two processes sharing the database (two containers, a
+        own for the duration (this thread's ledger transactions run on it meanwhile: see
+        ledger/transactions.py), so two processes sharing the database (two containers, a
         rolling deploy) never run one account at the same time; it goes away with the
         session if the process dies. SQLite: a no-op, the state dir's file lock already
         keeps one process per ledger file. Write claims (begin_attempt) guard each write
@@ -245,9 +246,12 @@ class Ledger(OffersMixin, PeopleMixin):
                 "this one leaves it alone until that one stops"
             )
         try:
-            yield
+            with self._pinned(conn):  # the cycle's transactions run on the lock's session
+                yield
         finally:
             try:
+                if conn.in_transaction():  # a transaction cut short by an exception
+                    conn.rollback()
                 conn.execute(text(f"SELECT pg_advisory_unlock(:ns, {key})"), lock_args)
                 conn.commit()
             except Exception:  # the session is gone, and its lock with it
@@ -266,14 +270,14 @@ class Ledger(OffersMixin, PeopleMixin):
 
     def get_cursor(self, account: str, source: str) -> str | None:
         t = schema.cursors
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             return conn.scalar(
                 select(t.c.cursor).where(t.c.account == account, t.c.source == source)
             )
 
     def set_cursor(self, account: str, source: str, cursor: str) -> None:
         row = {"account": account, "source": source, "cursor": cursor, "updated_at": self._clock()}
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             self._upsert(conn, schema.cursors, [row], ("account", "source"))
 
     # --- meetings ----------------------------------------------------------------------------
@@ -308,7 +312,7 @@ class Ledger(OffersMixin, PeopleMixin):
         ]
         this_source = and_(t.c.account == account, t.c.source == source)
         by_uid = delete(t).where(this_source, t.c.uid == bindparam("b_uid"))
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             if whole:
                 conn.execute(by_uid, whole)
             if single:
@@ -365,7 +369,7 @@ class Ledger(OffersMixin, PeopleMixin):
                 t.c.occurrence == overlapping.c.occurrence,
             ),
         )
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             copies = [merge.Copy(*row) for row in conn.execute(query)]
         found = [codec.load_meeting(c.data) for c in merge.winners(copies)]
         kept = [m for m in found if _overlaps(m, start, end)]
@@ -373,7 +377,7 @@ class Ledger(OffersMixin, PeopleMixin):
 
     def is_processed(self, account: str, meeting: Meeting) -> bool:
         t = schema.processed
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             hit = conn.scalar(
                 select(t.c.uid).where(
                     t.c.account == account,
@@ -394,7 +398,7 @@ class Ledger(OffersMixin, PeopleMixin):
             t.c.occurrence >= codec.utc(start),
             t.c.occurrence <= codec.utc(end),
         )
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             return {(uid, codec.utc(occurrence)) for uid, occurrence in conn.execute(query)}
 
     def mark_processed(self, account: str, meeting: Meeting) -> None:
@@ -404,14 +408,14 @@ class Ledger(OffersMixin, PeopleMixin):
             "occurrence": codec.utc(meeting.occurrence),
             "processed_at": self._clock(),
         }
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             keys = ("account", "uid", "occurrence")
             conn.execute(self._insert_new(schema.processed, keys), [row])
 
     def series_members(self, account: str, uid: str) -> frozenset[str] | None:
         """Who attended earlier occurrences of a series; None if the series is new."""
         s, sm = schema.series, schema.series_members
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             known = conn.scalar(select(s.c.uid).where(s.c.account == account, s.c.uid == uid))
             if known is None:
                 return None
@@ -424,7 +428,7 @@ class Ledger(OffersMixin, PeopleMixin):
         """Remember a series (even with no members) and add people to it."""
         members = [{"account": account, "uid": uid, "email": e} for e in sorted(set(emails))]
         series_row = {"account": account, "uid": uid, "updated_at": self._clock()}
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             self._upsert(conn, schema.series, [series_row], ("account", "uid"))
             if members:
                 keys = ("account", "uid", "email")
@@ -434,7 +438,7 @@ class Ledger(OffersMixin, PeopleMixin):
 
     def person(self, account: str, email: str) -> PersonState | None:
         t = schema.people
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(
                 select(t).where(t.c.account == account, t.c.email == email)
             ).one_or_none()
@@ -442,12 +446,12 @@ class Ledger(OffersMixin, PeopleMixin):
 
     def save_person(self, account: str, state: PersonState) -> None:
         row = person_row(account, state, self._clock())
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             self._upsert(conn, schema.people, [row], ("account", "email"))
 
     def people(self, account: str) -> list[PersonState]:
         t = schema.people
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             rows = conn.execute(select(t).where(t.c.account == account).order_by(t.c.email))
             return [_person(row) for row in rows]
 
@@ -465,7 +469,7 @@ class Ledger(OffersMixin, PeopleMixin):
         if not rows:
             return 0
         stmt = self._insert_new(schema.writes, ("key",)).returning(schema.writes.c.key)
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             new = conn.execute(stmt, list(rows.values())).all()
         return len(new)
 
@@ -479,7 +483,7 @@ class Ledger(OffersMixin, PeopleMixin):
             t.c.due <= now,
             or_(t.c.retry_at.is_(None), t.c.retry_at <= now),
         )
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             found = [_write_row(r) for r in conn.execute(query)]
         by_person: dict[str, list[WriteRow]] = defaultdict(list)
         for row in found:
@@ -500,7 +504,7 @@ class Ledger(OffersMixin, PeopleMixin):
         query = select(t.c.due, t.c.retry_at).where(
             t.c.account == account, t.c.state == WriteState.PENDING.value
         )
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             times = [max(due, retry or due) for due, retry in conn.execute(query)]
             paused = conn.scalar(
                 select(schema.accounts.c.backoff_until).where(
@@ -522,7 +526,7 @@ class Ledger(OffersMixin, PeopleMixin):
         the object may exist already. WriteNotPendingError when the write is not pending."""
         t = schema.writes
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             row = self._get_write(conn, key)
             if row.state is not WriteState.PENDING:
                 raise WriteNotPendingError(f"write {key} is {row.state}, not pending")
@@ -552,7 +556,7 @@ class Ledger(OffersMixin, PeopleMixin):
         """Give up this process's claim on a write without recording an attempt's outcome
         (the account needs reconnecting): another process may take the write at once."""
         t = schema.writes
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(update(t).where(t.c.key == key, t.c.claim_owner == self.owner)
                          .values(claim_owner=None, claim_until=None))
 
@@ -570,7 +574,7 @@ class Ledger(OffersMixin, PeopleMixin):
             WriteState.DISMISSED if result.outcome is WriteOutcome.DISMISSED else WriteState.DONE
         )
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             changed = conn.execute(
                 update(t)
                 .where(t.c.key == key, t.c.state == WriteState.PENDING.value)
@@ -614,7 +618,7 @@ class Ledger(OffersMixin, PeopleMixin):
                 (t.c.attempts - t.c.spared >= give_up_at, WriteState.FAILED.value),
                 else_=WriteState.PENDING.value,
             )
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             changed = conn.execute(
                 update(t)
                 .where(t.c.key == key, t.c.state == WriteState.PENDING.value)
@@ -644,7 +648,7 @@ class Ledger(OffersMixin, PeopleMixin):
         a = schema.accounts
         now = self._clock()
         which = [] if account is None else [t.c.account == account]
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             changed = conn.execute(
                 update(t)
                 .where(*which, t.c.state == WriteState.PENDING.value, t.c.retry_at.is_not(None))
@@ -690,7 +694,7 @@ class Ledger(OffersMixin, PeopleMixin):
             query = query.where(t.c.touch == touch)
         if states is not None:
             query = query.where(t.c.state.in_([WriteState(s).value for s in states]))
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             return [_write_row(r) for r in conn.execute(query)]
 
     def writes(self, account: str, states: Collection[WriteState] | None = None) -> list[WriteRow]:
@@ -699,7 +703,7 @@ class Ledger(OffersMixin, PeopleMixin):
         query = select(t).where(t.c.account == account).order_by(t.c.created_at, t.c.key)
         if states is not None:
             query = query.where(t.c.state.in_([WriteState(s).value for s in states]))
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             return [_write_row(r) for r in conn.execute(query)]
 
     def meeting_writes(
@@ -710,11 +714,11 @@ class Ledger(OffersMixin, PeopleMixin):
         same = (t.c.occurrence.is_(None) if occurrence is None
                 else t.c.occurrence == codec.utc(occurrence))
         query = select(t).where(t.c.account == account, t.c.meeting_uid == meeting_uid, same)
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             return [_write_row(r) for r in conn.execute(query.order_by(t.c.key))]
 
     def write(self, key: str) -> WriteRow | None:
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(select(schema.writes).where(schema.writes.c.key == key)).first()
         return None if row is None else _write_row(row)
 
@@ -725,7 +729,7 @@ class Ledger(OffersMixin, PeopleMixin):
         values: dict[str, Any] = {"outcome": outcome.value, "updated_at": self._clock()}
         if outcome is not RemoveOutcome.KEPT:
             values["state"] = WriteState.REMOVED.value
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             if not conn.execute(update(t).where(t.c.key == key).values(**values)).rowcount:
                 raise LedgerError(f"no write with key {key}")
 
@@ -751,7 +755,7 @@ class Ledger(OffersMixin, PeopleMixin):
         if not rows:
             return
         keys = ("account", "meeting_uid", "occurrence", "person", "code")
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(self._insert_new(schema.skips, keys), list(rows.values()))
 
     def skips(self, account: str, since: datetime | None = None) -> list[SkipRow]:
@@ -761,7 +765,7 @@ class Ledger(OffersMixin, PeopleMixin):
             t.c.at, t.c.meeting_uid, t.c.occurrence, t.c.person, t.c.code)
         if since is not None:
             query = query.where(t.c.at >= since)
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             return [SkipRow(r.account, r.meeting_uid, r.occurrence, r.title, r.person, r.code,
                             r.reason, r.at) for r in conn.execute(query)]
 
@@ -770,7 +774,7 @@ class Ledger(OffersMixin, PeopleMixin):
         t = schema.meetings
         query = select(t.c.uid, t.c.occurrence, t.c.data).where(t.c.account == account)
         titles: dict[tuple[str, datetime], str] = {}
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             for uid, occurrence, data in conn.execute(query):
                 title = data.get("title") if isinstance(data, dict) else None
                 if isinstance(title, str) and title:
@@ -826,7 +830,7 @@ class Ledger(OffersMixin, PeopleMixin):
             index_elements=[t.c.account],
             set_={name: stmt.excluded[name] for name in [*given, "updated_at"]},
         )
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(stmt, [row])
 
     def pause_account(self, account: str, error: str, until: datetime) -> None:
@@ -857,13 +861,13 @@ class Ledger(OffersMixin, PeopleMixin):
 
     def account_status(self, account: str) -> AccountStatus | None:
         t = schema.accounts
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(select(t).where(t.c.account == account)).one_or_none()
         return None if row is None else _account_status(row)
 
     def account_statuses(self) -> list[AccountStatus]:
         t = schema.accounts
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             return [_account_status(r) for r in conn.execute(select(t).order_by(t.c.account))]
 
     # --- helpers -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from followup.company.store import AccountStore, token_files
+from followup.company.store import AccountStore, token_files, write_token_files
 from followup.errors import AuthError
 from followup.push.providers import GraphChannels, TokenSource
 
@@ -81,11 +81,7 @@ def delegated_channels(
             yield GraphChannels(SignIn(name, None), cfg.graph_url, http=session)
             return
         tokens_dir = folder / "tokens"
-        tokens_dir.mkdir(mode=0o700)
-        for suffix, content in sealed.items():
-            path = tokens_dir / f"{name}{suffix}"
-            path.touch(mode=0o600)
-            path.write_bytes(content)
+        write_token_files(tokens_dir, name, sealed)
         try:
             msal_tokens = MsalTokens(cfg, config, session)
             # The same session for the authority and Graph, as the provider does.
