@@ -74,7 +74,9 @@ def print_cycle(
     for intent in report.intents:
         by_person[intent.person or "(your calendar)"].append(intent)
     verb = "Would write" if report.dry_run else "Wrote"
-    _line(f"{verb} for {len(by_person)} people ({len(report.intents)} writes):", file=out)
+    people = "person" if len(by_person) == 1 else "people"
+    writes = "write" if len(report.intents) == 1 else "writes"
+    _line(f"{verb} for {len(by_person)} {people} ({len(report.intents)} {writes}):", file=out)
     if not by_person:
         _line("  nothing new", file=out)
     for person, intents in by_person.items():
@@ -91,11 +93,12 @@ def print_cycle(
         ref = (meeting.uid, meeting.occurrence)
         by_meeting[ref].append(skip)
         meetings[ref] = meeting
-    _line(f"Skipped ({len(shown)}):", file=out)
+    if not shown and not yourself:
+        _line("Skipped: nobody", file=out)
+    else:
+        _line(f"Skipped ({len(shown)}):", file=out)
     if yourself:
         _line(f"  (you, in each of {yourself} meetings: never your own addresses)", file=out)
-    elif not shown:
-        _line("  nobody", file=out)
     for ref, skips in sorted(by_meeting.items(), key=lambda kv: meetings[kv[0]].start):
         m = meetings[ref]
         _line(f"  {m.title or '(no title)'} ({when(m.start, tz)})", file=out)
