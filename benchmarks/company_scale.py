@@ -631,7 +631,8 @@ class Bench:
         return {"notices": summary, "lag": lag, "unanswered": unanswered,
                 "woken_syncs": sum(1 for runs in syncs.values() for r in runs
                                    if r[2].startswith("push:")),
-                "idle": self.push_idle(quiet, quiet_calls)}
+                "idle": self.push_idle(quiet, quiet_calls),
+                "ingest_cpu_s": round(_proc_cpu(self.ingest.pid), 1) if self.ingest else None}
 
     def push_idle(self, quiet: float, quiet_calls: int) -> dict[str, Any]:
         """Provider requests per account per idle minute with push: what the quiet window
@@ -1149,6 +1150,7 @@ def _push_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
                  f"{i['total']} = quiet {i['quiet']} + safety poll {i['safety_poll']} (every "
                  f"{i['safety_poll_minutes']:g} min) + renewals {i['renewals']} (Google "
                  f"{i['renewal_google']}, Graph {i['renewal_graph']})"))
+    rows.append(("push: ingest's CPU, whole run", f"{p.get('ingest_cpu_s')} s"))
     return rows
 
 
