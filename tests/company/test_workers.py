@@ -25,6 +25,7 @@ from .helpers import (
     stop,
     wait_for,
 )
+from .pg_proxy import PgProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -116,4 +117,36 @@ def test_a_database_that_drops_every_connection_is_survived(
         assert worker.poll() is None, "the worker survived"
     finally:
         stop(worker)
+    assert_exactly_once(company_url, box)
+
+
+def test_a_postgresql_restart_is_survived_by_the_worker_process(
+    tmp_path: Path, company_url: str, master_key: str, store: AccountStore
+) -> None:
+    """A restart refuses connections for a while: procrastinate's listener cannot reconnect
+    and ends its job loop. The process waits and starts the loop again instead of exiting
+    (a real restart here, measured: every worker exited with 1)."""
+    box = make_mailbox(tmp_path, "dee", now_utc(), meetings=1)
+    store.add_tenant("acme", TENANT_SETTINGS)
+    store.add_account("acme", box.config())
+    proxy, through = PgProxy.for_url(company_url)
+    log = tmp_path / "worker.log"
+    worker = start_worker(through, master_key, log=log)
+    try:
+        wait_for(lambda: _all_done(company_url, "dee"), 30, "the first sync")
+        before = sum(box.objects().values())
+        # Down until the job loop gives up (its queries wait 10 s for a connection).
+        assert proxy.outage(lambda: "worker.database_lost" in log.read_text(), 45), \
+            "the worker noticed the database went away"
+        assert worker.poll() is None, "the worker process waits instead of exiting"
+        box.add_meeting("after", now_utc() - timedelta(minutes=30),
+                        [Person("Late Comer", "late@newco.example")])
+        store.set_enabled("dee", True)  # next check: now
+        wait_for(lambda: _all_done(company_url, "dee") and sum(box.objects().values())
+                 > before, 60, "a sync after the restart")
+        assert worker.poll() is None
+    finally:
+        stop(worker)
+        proxy.close()
+    assert worker.returncode == 0, "SIGTERM still ends it cleanly"
     assert_exactly_once(company_url, box)

@@ -21,9 +21,11 @@ import asyncio
 import os
 import random
 import shutil
+import signal
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -68,6 +70,9 @@ RESYNC_GAP = timedelta(seconds=30)
 # now arrive by LISTEN/NOTIFY at once, jobs scheduled ahead are found by this poll, so it
 # bounds the wait between a due time and its sync (one indexed query per poll and worker).
 POLL_SECONDS = 1.0
+# After PostgreSQL went away, the job loop starts again after 1 s, then 2, 4, ... 30 s.
+DB_LOST_FIRST_PAUSE = 1.0
+DB_LOST_MAX_PAUSE = 30.0
 
 Opener = Callable[[AccountConfig, Config], Account]
 
@@ -307,18 +312,61 @@ def run_worker(url: str, *, concurrency: int = 4, name: str | None = None,
     label = name or f"{socket.gethostname()}-{os.getpid()}"
     log.info("worker.started", name=label, concurrency=concurrency)
     endpoint = _endpoint(metrics_listen, worker.engine) if metrics_listen else None
+    options = {"name": label, "queues": None, "delete_jobs": "successful",
+               "update_heartbeat_interval": heartbeat, "stalled_worker_timeout": stalled_after,
+               "fetch_job_polling_interval": poll_seconds, "install_signal_handlers": True}
     try:
-        asyncio.run(_run_jobs(app, concurrency, name=label, queues=None,
-                              delete_jobs="successful", update_heartbeat_interval=heartbeat,
-                              stalled_worker_timeout=stalled_after,
-                              fetch_job_polling_interval=poll_seconds,
-                              install_signal_handlers=True))
+        _run_until_stopped(app, concurrency, options)
     finally:
         if endpoint is not None:
             endpoint.stop()
         worker.engine.dispose()
     log.info("worker.stopped", name=label)
     return 0
+
+
+def _run_until_stopped(app: procrastinate.App, concurrency: int,
+                       options: dict[str, Any]) -> None:
+    """Run the job loop until a signal stops it, through PostgreSQL going away.
+
+    procrastinate ends its worker when its LISTEN connection cannot be opened again (a
+    restart refuses connections for a few seconds: "the database system is shutting
+    down"). The process would exit, and with it every worker at once. Instead it waits,
+    with a growing pause, and starts the loop again; the syncs that were running finished
+    or failed on their own, and a job whose end was not recorded is retried as stalled."""
+    import psycopg
+    from procrastinate.exceptions import ConnectorException
+
+    pause = DB_LOST_FIRST_PAUSE
+    while True:
+        started = time.monotonic()
+        try:
+            asyncio.run(_run_jobs(app, concurrency, **options))
+            return  # SIGTERM or SIGINT
+        # OperationalError: opening the pool again while the server still refuses
+        # (psycopg_pool's PoolTimeout is one).
+        except (ConnectorException, psycopg.OperationalError) as e:
+            if time.monotonic() - started > DB_LOST_MAX_PAUSE:
+                pause = DB_LOST_FIRST_PAUSE  # it ran a good while: a new outage
+            cause = e.__cause__ or e
+            log.warning("worker.database_lost", error=f"{type(cause).__name__}: {cause}",
+                        retry_in=pause)
+        if _wait_unless_signalled(pause):
+            return
+        pause = min(pause * 2, DB_LOST_MAX_PAUSE)
+
+
+def _wait_unless_signalled(seconds: float) -> bool:
+    """Sleep, or return True at once on SIGTERM/SIGINT (between two job loops no one else
+    handles them, and a stop asked for then must still end the process cleanly)."""
+    stop = threading.Event()
+    handled = (signal.SIGTERM, signal.SIGINT)
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in handled}
+    try:
+        return stop.wait(seconds)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 async def _run_jobs(app: procrastinate.App, concurrency: int, **options: Any) -> None:
@@ -350,4 +398,7 @@ def _connector(url: str, concurrency: int) -> procrastinate.PsycopgConnector:
     from followup.company.queue import connector_for
 
     # The worker's own queries, the listener, and a connection per job that defers.
-    return connector_for(url, min_size=2, max_size=concurrency + 4)
+    # timeout: how long a query waits for a connection while the server is away (psycopg's
+    # 30 s by default). A restart's few seconds pass within it; a longer outage ends the
+    # job loop sooner, and _run_until_stopped starts it again once the server is back.
+    return connector_for(url, min_size=2, max_size=concurrency + 4, timeout=10.0)
