@@ -314,7 +314,7 @@ def run_worker(url: str, *, concurrency: int = 4, name: str | None = None,
     endpoint = _endpoint(metrics_listen, worker.engine) if metrics_listen else None
     options = {"name": label, "queues": None, "delete_jobs": "successful",
                "update_heartbeat_interval": heartbeat, "stalled_worker_timeout": stalled_after,
-               "fetch_job_polling_interval": poll_seconds, "install_signal_handlers": True}
+               "fetch_job_polling_interval": poll_seconds}
     try:
         _run_until_stopped(app, concurrency, options)
     finally:
@@ -341,16 +341,19 @@ def _run_until_stopped(app: procrastinate.App, concurrency: int,
     while True:
         started = time.monotonic()
         try:
-            asyncio.run(_run_jobs(app, concurrency, **options))
-            return  # SIGTERM or SIGINT
+            if asyncio.run(_run_jobs(app, concurrency, **options)):
+                return  # SIGTERM or SIGINT
+            # It stopped itself after a side task failed, and unregistered cleanly (the
+            # server was back by then): the same outage, ended sooner.
+            cause = "the job loop stopped on a database error"
         # OperationalError: opening the pool again while the server still refuses
         # (psycopg_pool's PoolTimeout is one).
         except (ConnectorException, psycopg.OperationalError) as e:
-            if time.monotonic() - started > DB_LOST_MAX_PAUSE:
-                pause = DB_LOST_FIRST_PAUSE  # it ran a good while: a new outage
-            cause = e.__cause__ or e
-            log.warning("worker.database_lost", error=f"{type(cause).__name__}: {cause}",
-                        retry_in=pause)
+            error = e.__cause__ or e
+            cause = f"{type(error).__name__}: {error}"
+        if time.monotonic() - started > DB_LOST_MAX_PAUSE:
+            pause = DB_LOST_FIRST_PAUSE  # it ran a good while: a new outage
+        log.warning("worker.database_lost", error=cause, retry_in=pause)
         if _wait_unless_signalled(pause):
             return
         pause = min(pause * 2, DB_LOST_MAX_PAUSE)
@@ -369,19 +372,44 @@ def _wait_unless_signalled(seconds: float) -> bool:
             signal.signal(s, handler)
 
 
-async def _run_jobs(app: procrastinate.App, concurrency: int, **options: Any) -> None:
-    """procrastinate's App.run_worker, with threads for `concurrency` syncs at once.
+async def _run_jobs(app: procrastinate.App, concurrency: int, **options: Any) -> bool:
+    """procrastinate's App.run_worker, with threads for `concurrency` syncs at once; True
+    when SIGTERM or SIGINT stopped it, False when it stopped by itself.
 
     procrastinate runs a sync task in the event loop's default executor, whose size is
     min(32, CPUs + 4): 6 threads on a 2-core machine, whatever the concurrency asked for.
     A sync mostly waits for providers, so it is the threads that bound a burst of meeting
-    ends, not the CPU (measured: 2 x 16 slots ran as 2 x 6)."""
+    ends, not the CPU (measured: 2 x 16 slots ran as 2 x 6).
+
+    The signals are ours, not procrastinate's: its worker also ends, without an error,
+    when a side task (the LISTEN connection) fails and the database is back in time to
+    unregister it, and only the signal tells the two apart. Cancelling its task is its
+    graceful stop (running syncs finish); a second signal cancels again, which aborts."""
     loop = asyncio.get_running_loop()
     # A few threads beyond the syncs: asyncio's own getaddrinfo runs there too.
     loop.set_default_executor(ThreadPoolExecutor(max_workers=concurrency + 4,
                                                  thread_name_prefix="followup-sync"))
+    signalled = False
     async with app.open_async():
-        await app.run_worker_async(concurrency=concurrency, **options)
+        task = asyncio.create_task(app.run_worker_async(
+            concurrency=concurrency, install_signal_handlers=False, **options))
+
+        def stop() -> None:
+            nonlocal signalled
+            signalled = True
+            task.cancel()
+
+        for s in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(s, stop)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not signalled:
+                raise
+        finally:
+            for s in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(s)
+    return signalled
 
 
 def _endpoint(listen: str, engine: Engine) -> HttpEndpoint:
