@@ -67,10 +67,9 @@ def processes(company_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """`followup ingest` (its webhook on a local port that is also its public URL) and
     `followup worker`, real processes on the test's schema; their logs in tmp_path."""
     port = _free_port()
-    # requests lets these override a session's CA (msal's app session in ingest): the
-    # fake's CA, named by each credential, must be the one trusted.
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    # requests lets these replace a session's CA: the fake's CA, named by each
+    # credential, must win over a wrong one here.
+    env = {**os.environ, "REQUESTS_CA_BUNDLE": str(tmp_path / "no-such-ca.pem")}
     logs = {n: (tmp_path / f"{n}.log").open("wb") for n in ("ingest", "worker")}
     procs = [
         subprocess.Popen([sys.executable, "-m", "followup", "ingest", "--database", company_url,

@@ -58,8 +58,10 @@ class Tenant:
 
 @pytest.fixture
 def tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tenant]:
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    # requests lets these replace a session's CA bundle: the tenant's own (the fake's CA)
+    # must win over them.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "no-such-ca.pem"))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "no-such-ca.pem"))
     t = Tenant(tmp_path)
     yield t
     t.close()

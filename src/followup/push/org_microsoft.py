@@ -84,16 +84,20 @@ def confidential_app(cred: AppCredential, *, fresh: bool = False) -> Any:
     `fresh`: a new one, whose token shows permissions consented a minute ago."""
     import msal
 
+    from followup.providers.microsoft.graph import PinnedSession
+
     key = (cred.authority_url, cred.tenant_id, cred.client_id)
     with _apps_lock:
         app = None if fresh else _apps.get(key)
         if app is None:
             private_key, certificate = _split_pem(cred.certificate_pem)
             # No thumbprint: msal computes the certificate's SHA-256 one (x5t#S256).
+            # PinnedSession, not msal's `verify`: requests lets REQUESTS_CA_BUNDLE replace
+            # a session's verify, and the tenant's own CA bundle would be ignored.
             app = msal.ConfidentialClientApplication(
                 cred.client_id, authority=f"{cred.authority_url}/{cred.tenant_id}",
                 client_credential={"private_key": private_key, "public_certificate": certificate},
-                verify=cred.ca_bundle or True, instance_discovery=False)
+                http_client=PinnedSession(cred.ca_bundle), instance_discovery=False)
             _apps[key] = app
     return app
 
