@@ -15,11 +15,17 @@ server, so a rule fixed there holds here too. This module adds what a scale run 
 - `written(user)`: what followup created, to check the ledger against (0 duplicates, 0 lost);
 - push (tests/push/fake_google_push.py's FakeGooglePush per user: Calendar events.watch
   channels with their token, resourceId and expiration, channels.stop, and Gmail
-  users.watch/stop, though no Pub/Sub delivery here): a channel's pings are sent by
-  push.Notifier on this loop with the headers Google sends (X-Goog-Channel-ID, -Token,
-  -Resource-ID, -Resource-State "sync" then "exists", -Message-Number), whenever the
-  watched calendar changes: a meeting the benchmark adds ("meeting") or an event followup
-  writes there ("echo", as Google pings for every change, the watcher's own included).
+  users.watch/stop): a channel's pings are sent by push.Notifier on this loop with the
+  headers Google sends (X-Goog-Channel-ID, -Token, -Resource-ID, -Resource-State "sync"
+  then "exists", -Message-Number), whenever the watched calendar changes: a meeting the
+  benchmark adds ("meeting") or an event followup writes there ("echo", as Google pings for
+  every change, the watcher's own included);
+- Gmail push: while a user's users.watch is live, a message added to the mailbox with one
+  of the watch's labelIds (all labels when it named none, as Gmail filters) publishes
+  {"emailAddress", "historyId"} to the watch's topic at the Pub/Sub fake (pubsub.py, served
+  by serve.py): an inbound mail the benchmark delivers ("mail", `add_mail`) or a message
+  followup's writes make ("echo": a draft has only DRAFT, so a watch on INBOX and SENT, as
+  followup's, is not told of it, as Gmail does not tell it).
 
 Routes followup does not call are served as the reference fake serves them (every handler in
 its HANDLERS table); a request that matches no route is answered 404 and listed in `unknown`,
@@ -44,6 +50,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from benchmarks.scalefakes.control import Meeting, RequestCounts
+from benchmarks.scalefakes.pubsub import PubSubScaleFake
 from benchmarks.scalefakes.push import Notifier
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -78,12 +85,29 @@ class _PushState(FakeGooglePush):
     """One user's Google: the push tests' rules; its pings go out through the Notifier
     (asynchronously, on the fake's loop) instead of a blocking requests.post."""
 
-    def __init__(self, user: str, email: str, notifier: Notifier, base: str) -> None:
+    def __init__(self, user: str, email: str, notifier: Notifier, base: str,
+                 pubsub: PubSubScaleFake) -> None:
         super().__init__(user=email)
         self.scale_user = user
         self.scale_base = base
         self.notifier = notifier
+        self.pubsub = pubsub
         self.cause = "sync"  # why the next pings go out (events_watch's first one: "sync")
+        self.mail_cause = "echo"  # why the next Gmail notice goes out (followup's write)
+
+    def add_message(self, raw: bytes, *, labels: list[str] | None = None,
+                    at: datetime | None = None) -> dict[str, Any]:
+        """Every message the mailbox gains (received, a draft, a sent one) comes here:
+        a live watch whose labels it carries publishes the mailbox's new historyId."""
+        msg = super().add_message(raw, labels=labels, at=at)
+        watch = self.watches.get(self.user)
+        if watch and float(watch["expiration"]) > self.now() * 1000:
+            wanted = set(watch.get("labelIds") or [])
+            if not wanted or wanted & set(msg["labelIds"]):
+                self.pubsub.publish(watch["topic"], {"emailAddress": self.user,
+                                                     "historyId": self.history_id},
+                                    user=self.scale_user, cause=self.mail_cause)
+        return msg
 
     @property
     def base(self) -> str:  # never served itself: the scale fake's URL (resourceUri)
@@ -142,13 +166,14 @@ class GoogleScaleFake:
         self.unknown: dict[str, int] = {}  # "METHOD /path" -> n: routes the fake lacks
         self._routes = _routes_by_method()
         self.notifier = Notifier(latency)
+        self.pubsub = PubSubScaleFake(self.notifier, latency=latency)
         self.app = Starlette(routes=[StarletteRoute(
             "/{path:path}", self._serve, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])])
 
     # --- ScaleFake -----------------------------------------------------------------------
 
     def add_user(self, user: str, email: str) -> tuple[dict[str, Any], dict[str, bytes]]:
-        state = _PushState(user, email, self.notifier, self.base)
+        state = _PushState(user, email, self.notifier, self.base, self.pubsub)
         self.users[user] = _User(user, email, state)
         refresh = f"1//scale-{user}-{secrets.token_urlsafe(8)}"
         self.refresh[refresh] = user
@@ -184,6 +209,16 @@ class GoogleScaleFake:
         u.meetings.add(ev["id"])
         u.state.changed(u.email, "meeting")
 
+    def add_mail(self, user: str, sender: str, subject: str = "Hello") -> None:
+        """An inbound mail in the user's Inbox (Gmail then notifies a live watch)."""
+        s = self.users[user].state
+        s.clock = datetime.now(UTC)
+        s.mail_cause = "mail"
+        try:
+            s.add_mail(sender, self.users[user].email, at=s.clock, subject=subject)
+        finally:
+            s.mail_cause = "echo"
+
     def storm(self, users: set[str], until: float) -> None:
         for name in users:
             self.users[name].storm_until = until
@@ -198,6 +233,8 @@ class GoogleScaleFake:
         out["unknown"] = dict(self.unknown)
         out["notices"] = self.notifier.summary()
         out["channels"] = sum(len(u.state.channels) for u in self.users.values())
+        out["gmail_watches"] = sum(len(u.state.watches) for u in self.users.values())
+        out["pubsub"] = self.pubsub.counts()
         return out
 
     def written(self, user: str) -> dict[str, list[str]]:

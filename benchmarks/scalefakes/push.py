@@ -82,6 +82,12 @@ class Notifier:
         with self._lock:
             self.sent.append(record)
 
+    def record(self, record: dict[str, Any]) -> None:
+        """A notice delivered some other way than an HTTP post from here (Gmail's, pulled
+        from the Pub/Sub fake): the same fields as `_send` records."""
+        with self._lock:
+            self.sent.append(record)
+
     async def validate(self, url: str) -> bool:
         """Graph's handshake: POST ?validationToken=... and expect it back as plain text,
         200, within 10 seconds."""

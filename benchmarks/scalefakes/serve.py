@@ -5,7 +5,9 @@ ONE asyncio loop (a uvicorn.Server per app), so the fakes' own CPU is one proces
 
 Prints one JSON line on stdout once every port listens:
     {"control": "http://127.0.0.1:P", "google": "http://127.0.0.1:Q",
-     "microsoft": "https://127.0.0.1:R" or null, "pid": N}
+     "microsoft": "https://127.0.0.1:R" or null, "pubsub": "http://127.0.0.1:S",
+     "gmail_topic": "projects/scale/topics/gmail",
+     "pubsub_subscription": "projects/scale/subscriptions/followup-ingest", "pid": N}
 Graph is served when benchmarks/scalefakes/graph.py is there (its `make_fake` and `tls`).
 
 Control API (JSON in, JSON out; never delayed, never counted):
@@ -13,6 +15,8 @@ Control API (JSON in, JSON out; never delayed, never counted):
     POST /users    {"kind": "google"|"microsoft", "users": [[name, email], ...]}
                    -> {"accounts": {name: {"config": {...}, "credential": {suffix: base64}}}}
     POST /meetings {"meetings": [{"user": name, **Meeting.to_json()}, ...]} -> {"added": n}
+    POST /mail     {"mails": [{"user": name, "from": addr, "subject": s}, ...]}
+                   -> {"added": n}  an inbound mail in each (Google) user's Inbox
     POST /storm    {"users": [...], "seconds": s}   429 + Retry-After for s seconds
     POST /revoke   {"users": [...]}                 invalid_grant from now on
     GET  /counts[?per_user=1]  -> {"google": counts, "microsoft": counts, "requests": total,
@@ -26,7 +30,10 @@ Control API (JSON in, JSON out; never delayed, never counted):
 
 Push (company_scale.py --push): Calendar channels and Graph subscriptions created through the
 fakes' APIs notify the webhook they name, from this loop (push.Notifier), when a user's
-calendar or mailbox changes; /counts gives each fake's "notices" summary and "channels".
+calendar or mailbox changes; a Gmail users.watch publishes to the Pub/Sub fake (pubsub.py,
+the "pubsub" URL: one topic and one pull subscription, named in the line above) that
+`followup ingest --pubsub-endpoint` pulls from; /counts gives each fake's "notices" summary
+and "channels" (Google: "gmail_watches" and "pubsub" too).
 """
 
 from __future__ import annotations
@@ -97,6 +104,7 @@ class Control:
             Route("/info", self.get_info),
             Route("/users", self.users, methods=["POST"]),
             Route("/meetings", self.meetings, methods=["POST"]),
+            Route("/mail", self.mail, methods=["POST"]),
             Route("/storm", self.storm, methods=["POST"]),
             Route("/revoke", self.revoke, methods=["POST"]),
             Route("/counts", self.counts),
@@ -127,6 +135,16 @@ class Control:
         for m in body["meetings"]:
             self.owner[m["user"]].add_meeting(m["user"], Meeting.from_json(m))
         return JSONResponse({"added": len(body["meetings"])})
+
+    async def mail(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        added = 0
+        for m in body["mails"]:
+            fake = self.owner[m["user"]]
+            if hasattr(fake, "add_mail"):  # Graph's fake has no inbound mail
+                fake.add_mail(m["user"], m["from"], m.get("subject", "Hello"))
+                added += 1
+        return JSONResponse({"added": added})
 
     def _split(self, users: list[str]) -> dict[int, tuple[ScaleFake, set[str]]]:
         by: dict[int, tuple[ScaleFake, set[str]]] = {}
@@ -194,8 +212,9 @@ class Control:
 
 async def serve(latency: float, directory: Path) -> None:
     from benchmarks.scalefakes.google import make_fake as make_google
+    from benchmarks.scalefakes.pubsub import SUBSCRIPTION, TOPIC
 
-    socks = {"control": _listen(), "google": _listen()}
+    socks = {"control": _listen(), "google": _listen(), "pubsub": _listen()}
     fakes: dict[str, ScaleFake] = {
         "google": make_google(f"http://127.0.0.1:{socks['google'].getsockname()[1]}",
                               latency=latency)}
@@ -213,9 +232,12 @@ async def serve(latency: float, directory: Path) -> None:
             "google": f"http://127.0.0.1:{socks['google'].getsockname()[1]}",
             "microsoft": (f"https://127.0.0.1:{socks['microsoft'].getsockname()[1]}"
                           if "microsoft" in socks else None),
+            "pubsub": f"http://127.0.0.1:{socks['pubsub'].getsockname()[1]}",
+            "gmail_topic": TOPIC, "pubsub_subscription": SUBSCRIPTION,
             "pid": os.getpid(), "latency": latency}
     control = Control(fakes, info)
-    apps = {"control": control.app, **{k: f.app for k, f in fakes.items()}}
+    apps = {"control": control.app, **{k: f.app for k, f in fakes.items()},
+            "pubsub": fakes["google"].pubsub.app}  # type: ignore[attr-defined]
     servers = []
     for name, app in apps.items():
         # No access log, no server header, no lifespan: each line or hook is CPU the fake
