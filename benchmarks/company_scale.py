@@ -57,8 +57,12 @@ minutes as their safety poll and record each sync's times. Reported besides the 
 notices delivered by kind and cause, notice -> sync lag (from the fake's send time to the
 start and to the end of the first sync of that account that started after it), and provider
 requests per account per idle minute: the quiet window's, the safety poll's, and the
-channels' renewals amortised over their lifetime. Gmail watch (Pub/Sub) is not run: the
-fakes do not deliver to Pub/Sub, so a Google account's Inbox is seen by its safety poll.
+channels' renewals amortised over their lifetime. Gmail push is run too: ingest opens a
+Gmail watch per Google account on the fakes' Pub/Sub topic and pulls their subscription
+(--gmail-topic, --pubsub-subscription, --pubsub-endpoint: scalefakes/pubsub.py); during the
+steady window a `--push-mail-share` of the Google accounts get an inbound mail at a random
+time, which Gmail publishes, and its notice ("gmail/mail") is in the same notice tables and
+notice -> sync lag as the Calendar and Graph ones.
 
 The scale series of docs/scaling.md:
 
@@ -417,6 +421,7 @@ class Bench:
             for i, name in enumerate(self.rng.sample(self.names, min(burst_n, a.accounts)))]
         if a.push:
             self.add_meetings_spread(plan)
+            self.plan_mail()
         else:
             self.add_meetings(plan)
         self.results["steady_meetings"], self.results["burst_meetings"] = steady_n, burst_n
@@ -535,11 +540,16 @@ class Bench:
                if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
         log = (self.folder / "ingest.log").open("wb")
         with log:
+            # Gmail: the fakes' topic for the watches, their Pub/Sub for the pulls.
+            info = self.fake.info
             self.ingest = subprocess.Popen(
                 [sys.executable, "-m", "followup", "ingest", "--database", self.url, "--listen",
                  f"127.0.0.1:{port}", "--public-url", url, "--renew-seconds",
-                 str(self.args.renew_seconds)], stdout=log, stderr=subprocess.STDOUT, env=env)
-        want = sum(1 if self.kinds[n] == "google" else 2 for n in self.names)
+                 str(self.args.renew_seconds), "--gmail-topic", info["gmail_topic"],
+                 "--pubsub-subscription", info["pubsub_subscription"], "--pubsub-endpoint",
+                 info["pubsub"]], stdout=log, stderr=subprocess.STDOUT, env=env)
+        # Two channels per account: a Calendar channel and a Gmail watch, or Graph's two.
+        want = 2 * len(self.names)
         before, started = self.fake.counts(), time.monotonic()
         have = 0
         while have < want:
@@ -577,6 +587,28 @@ class Bench:
         for k in range(0, len(plan), step):
             self.add_meetings(plan[k:k + step])
             time.sleep(pause)
+
+    def plan_mail(self) -> None:
+        """Push mode: `--push-mail-share` of the Google accounts get an inbound mail at a
+        random time in the steady window (a thread delivers them at the fake), so Gmail's
+        notices through Pub/Sub are in the run; nobody is told to look."""
+        google = [n for n in self.names if self.kinds[n] == "google"]
+        k = min(len(google), round(self.args.push_mail_share * len(google)))
+        start, end = self.steady
+        span = (end - start).total_seconds()
+        plan = sorted((start + timedelta(seconds=self.rng.uniform(0, span)), name)
+                      for name in self.rng.sample(google, k))
+        self.results["push_mails"] = len(plan)
+        if plan:
+            threading.Thread(target=self.deliver_mail, args=(plan,), daemon=True).start()
+
+    def deliver_mail(self, plan: list[tuple[datetime, str]]) -> None:
+        assert self.fake is not None
+        for when, name in plan:
+            if self.stopping.wait(max(0.0, (when - datetime.now(UTC)).total_seconds())):
+                return
+            self.fake.call("/mail", {"mails": [{"user": name, "from": "client@firm1.example",
+                                                "subject": "A question"}]})
 
     def read_notices(self) -> list[dict[str, Any]]:
         assert self.fake is not None
@@ -629,6 +661,7 @@ class Bench:
                                                           "max_end": round(max(d["end"]), 1)}
                for group, d in lags.items()}
         return {"notices": summary, "lag": lag, "unanswered": unanswered,
+                "pubsub": counts.get("google", {}).get("pubsub"),
                 "woken_syncs": sum(1 for runs in syncs.values() for r in runs
                                    if r[2].startswith("push:")),
                 "idle": self.push_idle(quiet, quiet_calls),
@@ -640,17 +673,22 @@ class Bench:
         plus the safety poll (the idle round's requests per sync over `--safety-poll`
         minutes), plus the channels' renewals amortised over their lifetime: a Calendar
         channel is replaced in the last quarter of its life (a token refresh, a watch and a
-        stop: the setup's Google requests per account, plus the stop), a Graph subscription
-        renewed at half-life (one PATCH each; the app token, one per tenant and hour, is
-        left out: under 1/100 of a request per account per renewal)."""
+        stop: the setup's Google token and Calendar requests per account, plus the stop), a
+        Gmail watch renewed daily or at half-life if sooner (a token refresh and a
+        users.watch), a Graph subscription renewed at half-life (one PATCH each; the app
+        token, one per tenant and hour, is left out: under 1/100 of a request per account
+        per renewal)."""
         a = self.args
         setup = self.results["push_setup"]
         life = setup["lifetime_minutes"]
         google = [n for n in self.names if self.kinds[n] == "google"]
         microsoft = [n for n in self.names if self.kinds[n] == "microsoft"]
-        g_setup = sum(v for k, v in setup["routes"].items() if k.startswith("google:"))
-        per_google = (g_setup / max(1, len(google)) + 1) / max(1e-9, 0.75 * life.get(
+        g_setup = sum(v for k, v in setup["routes"].items()
+                      if k.startswith(("google:calendar.", "google:oauth2.")))
+        per_calendar = (g_setup / max(1, len(google)) + 1) / max(1e-9, 0.75 * life.get(
             "calendar", 1e9))
+        per_gmail = 2 / max(1e-9, min(24 * 60, 0.5 * life.get("gmail", 1e9)))
+        per_google = per_calendar + per_gmail
         per_graph = sum(1 / max(1e-9, 0.5 * life.get(k, 1e9))
                         for k in ("graph_events", "graph_messages"))
         renewal = (per_google * len(google) + per_graph * len(microsoft)) / len(self.names)
@@ -658,7 +696,8 @@ class Bench:
         safety = self.results["idle"]["calls_per_idle_sync"] / a.safety_poll
         return {"quiet": round(quiet_rate, 4), "safety_poll": round(safety, 4),
                 "safety_poll_minutes": a.safety_poll, "renewals": round(renewal, 5),
-                "renewal_google": round(per_google, 5), "renewal_graph": round(per_graph, 5),
+                "renewal_google": round(per_google, 5), "renewal_gmail": round(per_gmail, 5),
+                "renewal_graph": round(per_graph, 5),
                 "total": round(quiet_rate + safety + renewal, 4)}
 
     # --- measurements -----------------------------------------------------------------------
@@ -1138,7 +1177,12 @@ def _push_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
              f"{setup['lifetime_minutes']}"),
             ("push: notices delivered", f"{delivered} ({kinds}); {failed} failed; accounts "
              f"not woken before the steady window: {r.get('push_not_woken')}")]
-    for group in ("meeting", "echo", "all"):
+    if p.get("pubsub"):
+        ps = p["pubsub"]
+        rows.append(("push: Gmail via Pub/Sub", f"{r.get('push_mails', 0)} inbound mails; "
+                     f"{ps['published']} published, {ps['acks']} acknowledged, "
+                     f"{ps['pending']} pending, {ps['pulls']} pulls"))
+    for group in ("meeting", "mail", "echo", "all"):
         x = p["lag"].get(group)
         if x:
             rows.append((f"push: notice -> sync ({group})",
@@ -1149,7 +1193,8 @@ def _push_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     rows.append(("push: requests / account / idle minute",
                  f"{i['total']} = quiet {i['quiet']} + safety poll {i['safety_poll']} (every "
                  f"{i['safety_poll_minutes']:g} min) + renewals {i['renewals']} (Google "
-                 f"{i['renewal_google']}, Graph {i['renewal_graph']})"))
+                 f"{i['renewal_google']} of which Gmail {i.get('renewal_gmail')}, Graph "
+                 f"{i['renewal_graph']})"))
     rows.append(("push: ingest's CPU, whole run", f"{p.get('ingest_cpu_s')} s"))
     return rows
 
@@ -1205,6 +1250,9 @@ def main() -> int:
     p.add_argument("--push-graph", choices=("app", "delegated"), default="app",
                    help="Graph subscriptions with a tenant app grant, or each account's "
                    "own sign-in")
+    p.add_argument("--push-mail-share", type=float, default=0.2,
+                   help="push: the share of Google accounts that get an inbound mail in the "
+                   "steady window (Gmail notices through Pub/Sub); 0: none")
     p.add_argument("--renew-seconds", type=float, default=300.0,
                    help="push: ingest's renewal round period")
     p.add_argument("--json", type=Path, help="also write the results here")
