@@ -21,6 +21,7 @@ from followup.company.queue import connector_for, make_app
 from followup.company.store import AccountStore
 from followup.company.worker import Worker
 from followup.config import AccountConfig, Config
+from followup.demo.workspace import Person
 from followup.errors import AuthError, TransientError
 from followup.ledger.store import process_identity
 from followup.protocols import Account
@@ -198,3 +199,21 @@ def test_the_sweep_queues_due_accounts_and_recreates_lost_jobs(
     assert waiting["due"] is None
     assert waiting["lost"] == now + timedelta(minutes=5)
     assert worker.sweep() == 0, "jobs wait for both: nothing more to queue"
+
+
+def test_a_meeting_ending_in_seconds_is_synced_at_its_end_not_after_a_gap(
+    tmp_path: Path, company_url: str, store: AccountStore, app: Any
+) -> None:
+    """A sync (woken by a push notice, say) seconds before a meeting ends queues the next
+    one at the end: the draft is not held back by the gap meant for overdue work."""
+    store.add_tenant("acme", {**TENANT_SETTINGS, "schedule": {"grace_minutes": 0}})
+    box = make_mailbox(tmp_path, "eve", now_utc(), meetings=0)
+    end = now_utc() + timedelta(seconds=10)
+    box.add_meeting("soon", end, [Person("Jo Smith", "jo@newco.example")])
+    store.add_account("acme", box.config())
+    worker = _worker(store, company_url)
+    worker.app = app
+    assert worker.sync("eve", "push") == "done"
+    jobs = list(app.job_manager.list_jobs(queueing_lock="eve", status="todo"))
+    assert len(jobs) == 1 and jobs[0].scheduled_at is not None
+    assert abs((jobs[0].scheduled_at - end).total_seconds()) < 1, (jobs[0].scheduled_at, end)

@@ -200,10 +200,13 @@ class Worker:
                                next_check=next_check)
         written = sum(report.writes.values())
         self.buckets.charge(record.kind, record.tenant, written * REQUESTS_PER_WRITE)
-        if report.next_due is not None and report.next_due < next_check:
-            # Something the cycle could not do yet (a write claimed by a live process,
-            # writes cut short) is due already: look again soon, not in a hot loop.
-            self._schedule(name, "due", max(report.next_due, finished + RESYNC_GAP))
+        due = report.next_due
+        if due is not None and due < next_check:
+            # A meeting's end is due at its end. Something the cycle could not do yet (a
+            # write claimed by a live process, writes cut short) is due already: look
+            # again soon, not in a hot loop. (The gap only for the latter: a sync a push
+            # notice woke just before a meeting ended delayed its draft by 30 s.)
+            self._schedule(name, "due", due if due > finished else finished + RESYNC_GAP)
         bound.info("sync.done", seconds=round((finished - now).total_seconds(), 3),
                    writes=written, errors=len(report.errors))
         return "done"
