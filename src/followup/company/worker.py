@@ -315,11 +315,11 @@ def run_worker(url: str, *, concurrency: int = 4, name: str | None = None,
     label = name or f"{socket.gethostname()}-{os.getpid()}"
     log.info("worker.started", name=label, concurrency=concurrency)
     endpoint = _endpoint(metrics_listen, worker.engine) if metrics_listen else None
-    options = {"name": label, "queues": None, "delete_jobs": "successful",
-               "update_heartbeat_interval": heartbeat, "stalled_worker_timeout": stalled_after,
-               "fetch_job_polling_interval": poll_seconds}
+    job_loop = {"name": label, "queues": None, "delete_jobs": "successful",
+                "update_heartbeat_interval": heartbeat, "stalled_worker_timeout": stalled_after,
+                "fetch_job_polling_interval": poll_seconds}
     try:
-        _run_until_stopped(app, concurrency, options)
+        _run_until_stopped(app, concurrency, job_loop)
     finally:
         if endpoint is not None:
             endpoint.stop()
