@@ -30,6 +30,7 @@ from followup.company.store import AccountStore
 from followup.push import schema as push_schema
 from followup.push.orgstore import OrgGrant, OrgStore
 
+from .helpers import stop
 from .test_scale_fakes import SETTINGS, Fake, _meeting
 from .test_scale_fakes import fake as fake
 
@@ -83,13 +84,9 @@ def processes(company_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
         yield {"procs": procs, "logs": tmp_path}
     finally:
         for p in procs:
-            p.terminate()
+            p.terminate()  # all at once; stop() then waits for each
         for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            stop(p)
         for f in logs.values():
             f.close()
 

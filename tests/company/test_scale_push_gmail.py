@@ -26,6 +26,7 @@ from followup.company.queue import connector_for, make_app, schedule_sync
 from followup.company.store import AccountStore
 from followup.push import schema as push_schema
 
+from .helpers import stop
 from .test_scale_fakes import SETTINGS, Fake
 from .test_scale_fakes import fake as fake
 from .test_scale_push import _free_port, _scalar, _wait
@@ -98,13 +99,9 @@ def processes(fake: Fake, company_url: str, tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
     finally:
         for p in procs:
-            p.terminate()
+            p.terminate()  # all at once; stop() then waits for each
         for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            stop(p)
         for f in logs.values():
             f.close()
 
